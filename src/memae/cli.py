@@ -1,0 +1,317 @@
+"""The ``memae`` command: train, score, evaluate, demo. Thin: parse, call the library, report.
+
+Every failure ends as one line on stderr (``memae: error: ...``) and a non-zero exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import logging
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .data.readers import Loaded, read_data, read_labels
+from .detector import MemAEDetector
+from .errors import InputError, MemAEError
+from .io import atomic_write_text
+from .metrics import evaluate, top_fraction_threshold
+from .models import VARIANTS
+
+log = logging.getLogger("memae")
+
+
+# ----------------------------------------------------------------------------- helpers
+def _image_size(text: str) -> tuple[int, int]:
+    try:
+        parts = [int(p) for p in text.lower().replace("x", ",").split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"image size {text!r} is not H or HxW") from None
+    if len(parts) == 1:
+        parts *= 2
+    if len(parts) != 2 or min(parts) < 1:
+        raise argparse.ArgumentTypeError(f"image size {text!r} is not H or HxW")
+    return parts[0], parts[1]
+
+
+def _add_data_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("reading DATA")
+    g.add_argument("--key", help="array name inside an .npz/.mat file (default X, x, data)")
+    g.add_argument(
+        "--label-column",
+        help="CSV column (name or 0-based index) holding labels; it is not used as a feature",
+    )
+    g.add_argument(
+        "--image-size",
+        type=_image_size,
+        metavar="HxW",
+        help="resize images of a folder to this size",
+    )
+    g.add_argument(
+        "--color",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="read folder images as RGB (--color) or grayscale (--no-color)",
+    )
+
+
+def _read(args: argparse.Namespace, path: str, **override) -> Loaded:
+    opts = {
+        "key": args.key,
+        "label_column": args.label_column,
+        "image_size": args.image_size,
+        "color": args.color,
+        **override,
+    }
+    return read_data(path, **opts)
+
+
+def _class_value(labels: np.ndarray, text: str):
+    """Match a class given on the command line against the labels' own type."""
+    if labels.dtype.kind in "iuf":
+        try:
+            return float(text)
+        except ValueError:
+            raise InputError(f"class {text!r} is not a number but the labels are") from None
+    return text
+
+
+# ----------------------------------------------------------------------------- verbs
+def cmd_train(args: argparse.Namespace) -> None:
+    data = _read(args, args.data)
+    X = data.X
+    if args.normal_class is not None:
+        labels = read_labels(args.labels) if args.labels else data.y
+        if labels is None:
+            raise InputError("--normal-class needs labels: pass --labels FILE or --label-column")
+        if len(labels) != len(X):
+            raise InputError(f"{len(X)} samples but {len(labels)} labels")
+        X = X[labels == _class_value(labels, args.normal_class)]
+        if len(X) == 0:
+            raise InputError(f"no samples of class {args.normal_class!r} in {args.data}")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out} is a file; give a folder for the model")
+    det = MemAEDetector(
+        args.model,
+        mem_slots=args.mem_slots,
+        shrink_threshold=args.shrink_threshold,
+        similarity=args.similarity,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        validation_fraction=args.validation_fraction,
+        contamination=args.contamination,
+        device=args.device,
+        random_state=args.seed,
+        verbose=0 if args.quiet else 1,
+    ).fit(X)
+    det.save(out)
+    usage = det.memory_usage_
+    extra = (
+        (
+            f", memory: {usage['slots_addressed']}/{usage['num_slots']} slots used, "
+            f"{usage['mean_nonzero_per_query']:.1f} non-zero weights per query"
+        )
+        if usage
+        else ""
+    )
+    print(
+        f"trained {args.model} on {len(X)} samples of shape {det.input_shape_}; best epoch "
+        f"{det.history_.best_epoch + 1}, threshold {det.threshold_:.6g}{extra}; saved to {out}"
+    )
+
+
+def cmd_score(args: argparse.Namespace) -> None:
+    det = MemAEDetector.load(args.model, device=args.device)
+    shape = det.input_shape_
+    override = {}
+    if len(shape) == 3 and Path(args.data).is_dir():  # folder images take the model's size
+        override = {"image_size": args.image_size or shape[1:], "color": shape[0] == 3}
+    data = _read(args, args.data, **override)
+    scores = det.decision_function(data.X)
+    threshold = det.threshold_ if args.threshold is None else args.threshold
+    ids = data.ids or [str(i) for i in range(len(scores))]
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["id", "score", "label"])
+    writer.writerows((i, f"{s:.9g}", int(s > threshold)) for i, s in zip(ids, scores, strict=True))
+    atomic_write_text(args.out, buf.getvalue())
+    flagged = int((scores > threshold).sum())
+    print(
+        f"scored {len(scores)} samples, {flagged} above the threshold {threshold:.6g}; "
+        f"wrote {args.out}"
+    )
+
+
+def _read_scores(path: str) -> tuple[np.ndarray, np.ndarray | None]:
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            rows = list(csv.DictReader(fh))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read scores {path}: {exc}") from None
+    if not rows or "score" not in rows[0]:
+        raise InputError(f"{path} is not a scores file: it needs a 'score' column and rows")
+    try:
+        scores = np.array([float(r["score"]) for r in rows])
+        labels = np.array([int(r["label"]) for r in rows]) if "label" in rows[0] else None
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{path}: bad value in the score or label column ({exc})") from None
+    return scores, labels
+
+
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    scores, predicted = _read_scores(args.scores)
+    truth = read_labels(args.labels, key=args.key, label_column=args.label_column)
+    if len(truth) != len(scores):
+        raise InputError(f"{len(scores)} scores but {len(truth)} labels in {args.labels}")
+    if args.normal_class is not None:
+        truth = (truth != _class_value(truth, args.normal_class)).astype(int)
+    threshold = args.threshold
+    if args.top_fraction is not None:
+        threshold = top_fraction_threshold(scores, args.top_fraction)
+    flagged = predicted if threshold is None else None  # the model's own labels from `score`
+    if threshold is None and flagged is None:
+        raise InputError(f"{args.scores} has no label column: pass --threshold or --top-fraction")
+    ev = evaluate(scores, truth, threshold, flagged)
+    print(ev.table())
+    json_path = Path(args.json) if args.json else Path(args.scores).with_suffix(".metrics.json")
+    atomic_write_text(json_path, json.dumps(ev.as_dict(), indent=2) + "\n")
+    print(f"wrote {json_path}")
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    from .demo import DemoConfig, run_demo
+
+    cfg = DemoConfig(
+        digit=args.digit,
+        epochs=args.epochs,
+        seed=args.seed,
+        limit=args.limit,
+        verbose=not args.quiet,
+    )
+    aucs = run_demo(args.out, cfg)
+    for name, auc in aucs.items():
+        print(f"{name:<6} AUC {auc:.4f}")
+    print(f"figures and results.json in {args.out}")
+
+
+# ----------------------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="memae",
+        description="Memory-augmented autoencoders (MemAE) for unsupervised anomaly detection.",
+    )
+    parser.add_argument("--version", action="version", version=f"memae {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser(
+        "train",
+        help="train a detector on normal data -> model folder",
+        description="Train on DATA (.npy/.npz/.csv/.mat/MNIST IDX/image folder).",
+    )
+    p.add_argument("data", metavar="DATA")
+    p.add_argument("--out", required=True, metavar="MODEL_DIR", help="folder to save the model")
+    p.add_argument("--model", default="memae", choices=list(VARIANTS))
+    p.add_argument("--epochs", type=int, default=50)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--lr", type=float, default=1e-4, help="Adam learning rate (paper: 1e-4)")
+    p.add_argument("--mem-slots", type=int, help="memory size N (default: the paper's)")
+    p.add_argument("--shrink-threshold", type=float, help="hard shrinkage lambda (default 1/N)")
+    p.add_argument("--similarity", choices=["dot", "cosine"], help="memory addressing")
+    p.add_argument("--validation-fraction", type=float, default=0.1)
+    p.add_argument(
+        "--contamination",
+        type=float,
+        default=0.1,
+        help="expected anomaly share: threshold = (1 - c) quantile of held-out scores",
+    )
+    p.add_argument("--labels", metavar="FILE", help="labels of DATA, to select --normal-class")
+    p.add_argument("--normal-class", metavar="K", help="train only on samples of this class")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_data_options(p)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser(
+        "score",
+        help="score data with a model -> CSV of id, score, label",
+        description="Write one row per sample: id, score (higher = more "
+        "anomalous), label (1 = above the threshold).",
+    )
+    p.add_argument("data", metavar="DATA")
+    p.add_argument("--model", required=True, metavar="MODEL_DIR")
+    p.add_argument("--out", required=True, metavar="SCORES.csv")
+    p.add_argument("--threshold", type=float, help="override the model's threshold")
+    p.add_argument("--device", default=None, help="default: the device saved with the model")
+    _add_data_options(p)
+    p.set_defaults(func=cmd_score)
+
+    p = sub.add_parser(
+        "evaluate",
+        help="scores + ground truth -> AUC, AP, precision/recall/F1",
+        description="Compare a scores CSV with ground-truth labels (1 = anomaly, "
+        "or any classes with --normal-class).",
+    )
+    p.add_argument("scores", metavar="SCORES.csv")
+    p.add_argument(
+        "--labels",
+        required=True,
+        metavar="LABELS",
+        help=".npy/.npz/.csv/.txt/.mat/IDX file of labels, one per row",
+    )
+    p.add_argument("--label-column", help="column of a labels CSV (default: the first)")
+    p.add_argument("--key", help="array name inside an .npz/.mat labels file")
+    p.add_argument("--normal-class", metavar="K", help="labels equal to K are normal, others 1")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--threshold", type=float, help="flag scores above this value")
+    g.add_argument("--top-fraction", type=float, help="flag the top share of scores (KDD: 0.2)")
+    p.add_argument("--json", metavar="PATH", help="metrics JSON (default SCORES.metrics.json)")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser(
+        "demo",
+        help="AE vs MemAE on the embedded MNIST sample, with figures",
+        description="Offline: trains AE and MemAE one-class on a digit of the "
+        "6,000-digit MNIST sample shipped with memae and writes figures.",
+    )
+    p.add_argument("--out", default="memae_demo", metavar="DIR")
+    p.add_argument("--digit", type=int, default=0, choices=range(10))
+    p.add_argument("--epochs", type=int, default=60)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--limit", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        args.func(args)
+    except KeyboardInterrupt:
+        print("memae: interrupted", file=sys.stderr)
+        return 130
+    except (MemAEError, OSError, ValueError, FloatingPointError) as exc:
+        if args.debug:
+            raise
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        print(f"memae: error: {message}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

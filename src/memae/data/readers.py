@@ -1,0 +1,233 @@
+"""Read data files into arrays: .npy, .npz, .csv/.tsv, .mat (v5 and v7.3), MNIST IDX, image folders.
+
+Every reader returns a ``Loaded`` (samples, optional labels, optional row names) or raises an
+InputError naming the file and the problem.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+from .idx import is_idx, read_idx
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif", ".webp"}
+DATA_KEYS = ("X", "x", "data", "images")
+LABEL_KEYS = ("y", "labels", "label")
+
+
+@dataclass
+class Loaded:
+    X: np.ndarray
+    y: np.ndarray | None = None
+    ids: list[str] | None = None
+
+
+def read_data(
+    path: str | os.PathLike,
+    *,
+    key: str | None = None,
+    label_column: str | None = None,
+    image_size: tuple[int, int] | None = None,
+    color: bool | None = None,
+) -> Loaded:
+    """Dispatch on the file type. ``key`` picks an array in .npz/.mat; ``label_column`` a CSV
+    column (name or 0-based index) holding labels; ``image_size`` (h, w) resizes folder images;
+    ``color`` forces RGB (True) or grayscale (False) for folders."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path} does not exist")
+    if path.is_dir():
+        return read_image_folder(path, image_size=image_size, color=color)
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".npy":
+            return Loaded(_npy(path))
+        if suffix == ".npz":
+            return _npz(path, key)
+        if suffix in (".csv", ".tsv", ".txt"):
+            return read_table(path, label_column)
+        if suffix == ".mat":
+            return _mat(path, key)
+        if is_idx(path):
+            return Loaded(read_idx(path))
+    except (OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise InputError(f"cannot read {path}: {exc}") from None
+    raise InputError(
+        f"{path}: unknown data format; use .npy, .npz, .csv, .mat, MNIST IDX or an image folder"
+    )
+
+
+def read_labels(
+    path: str | os.PathLike, *, key: str | None = None, label_column: str | None = None
+) -> np.ndarray:
+    """A 1-D label vector from a labels file (.npy, .npz, .csv/.txt, .mat, IDX)."""
+    path = Path(path)
+    if path.suffix.lower() in (".csv", ".tsv", ".txt"):
+        loaded = read_table(
+            path, label_column if label_column is not None else "0", labels_only=True
+        )
+        labels = loaded.y
+    else:
+        loaded = read_data(path, key=key)
+        labels = loaded.y if loaded.y is not None and key is None else loaded.X
+    labels = np.asarray(labels)
+    if labels.ndim > 1 and max(labels.shape) == labels.size:
+        labels = labels.reshape(-1)
+    if labels.ndim != 1:
+        raise InputError(f"{path}: labels must be one value per row, got shape {labels.shape}")
+    if len(labels) == 0:
+        raise InputError(f"{path}: no labels")
+    return labels
+
+
+def read_table(path: Path, label_column: str | None = None, labels_only: bool = False) -> Loaded:
+    """Numeric CSV/TSV with an optional header row; ``label_column`` is split off as labels."""
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            rows = [r for r in csv.reader(fh, delimiter=delimiter) if r]
+    except UnicodeDecodeError:
+        raise InputError(f"{path} is not a text table (not UTF-8)") from None
+    if not rows:
+        raise InputError(f"{path} is empty")
+    header = None
+    if any(not _is_number(v) for v in rows[0]):
+        header, rows = rows[0], rows[1:]
+    if not rows:
+        raise InputError(f"{path} has a header but no rows")
+    width = len(header or rows[0])
+    ragged = next((i for i, r in enumerate(rows) if len(r) != width), None)
+    if ragged is not None:
+        raise InputError(
+            f"{path}: row {ragged + 1} has {len(rows[ragged])} fields, expected {width}"
+        )
+    names = header or [str(i) for i in range(width)]
+    label_idx = None
+    if label_column is not None:
+        label_idx = _column_index(path, names, label_column, header is not None)
+    y = None
+    if label_idx is not None:
+        col = [r[label_idx] for r in rows]
+        y = np.array([float(v) for v in col]) if all(_is_number(v) for v in col) else np.array(col)
+        if labels_only:
+            return Loaded(np.empty((len(rows), 0)), y)
+    keep = [i for i in range(width) if i != label_idx]
+    bad = [names[i] for i in keep if not all(_is_number(r[i]) for r in rows)]
+    if bad:
+        raise InputError(
+            f"{path}: non-numeric column(s) {', '.join(bad[:5])}; encode them or pass the label "
+            "column with --label-column"
+        )
+    X = np.array([[float(r[i]) if r[i].strip() else np.nan for i in keep] for r in rows])
+    return Loaded(X, y)
+
+
+def read_image_folder(
+    path: Path, image_size: tuple[int, int] | None = None, color: bool | None = None
+) -> Loaded:
+    """All images under ``path`` (sorted); a sub-folder name becomes the image's label."""
+    from PIL import Image, UnidentifiedImageError
+
+    files = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    if not files:
+        raise InputError(f"{path} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
+    images = []
+    for f in files:
+        try:
+            with Image.open(f) as im:
+                im.load()
+                images.append(im.copy())
+        except (UnidentifiedImageError, OSError) as exc:
+            raise InputError(f"cannot read image {f}: {exc}") from None
+    if color is None:
+        color = any(im.mode not in ("L", "1", "I", "I;16", "F", "LA") for im in images)
+    size = (image_size[1], image_size[0]) if image_size else images[0].size  # PIL: (w, h)
+    arrays = []
+    for f, im in zip(files, images, strict=True):
+        im = im.convert("RGB" if color else "L")
+        if im.size != size:
+            if image_size is None:
+                raise InputError(
+                    f"{f} is {im.size[0]}x{im.size[1]} but {files[0].name} is {size[0]}x{size[1]}; "
+                    "pass --image-size to resize all images"
+                )
+            im = im.resize(size, Image.BILINEAR)
+        a = np.asarray(im, dtype=np.uint8)
+        arrays.append(a.transpose(2, 0, 1) if a.ndim == 3 else a[None])
+    rel = [f.relative_to(path) for f in files]
+    labels = np.array([r.parts[0] if len(r.parts) > 1 else "" for r in rel])
+    y = labels if (labels != "").any() else None
+    return Loaded(np.stack(arrays), y, [str(r) for r in rel])
+
+
+def _npy(path: Path) -> np.ndarray:
+    try:
+        return np.load(path, allow_pickle=False)
+    except ValueError as exc:
+        raise InputError(f"{path}: cannot load ({exc}); object arrays are refused") from None
+
+
+def _npz(path: Path, key: str | None) -> Loaded:
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+    except ValueError as exc:
+        raise InputError(f"{path}: cannot load ({exc}); object arrays are refused") from None
+    return _pick(path, arrays, key)
+
+
+def _mat(path: Path, key: str | None) -> Loaded:
+    import h5py
+    import scipy.io
+
+    if h5py.is_hdf5(path):  # MATLAB v7.3 stores the column-major transpose
+        with h5py.File(path, "r") as f:
+            arrays = {k: np.asarray(f[k]).T for k in f if isinstance(f[k], h5py.Dataset)}
+    else:
+        try:
+            arrays = {k: v for k, v in scipy.io.loadmat(path).items() if not k.startswith("__")}
+        except (ValueError, NotImplementedError) as exc:
+            raise InputError(f"{path} is not a readable .mat file: {exc}") from None
+    return _pick(path, arrays, key)
+
+
+def _pick(path: Path, arrays: dict[str, np.ndarray], key: str | None) -> Loaded:
+    if key is not None:
+        if key not in arrays:
+            raise InputError(f"{path} has no array {key!r}; it has {', '.join(arrays)}")
+        return Loaded(arrays[key])
+    data_key = next((k for k in DATA_KEYS if k in arrays), None)
+    if data_key is None and len(arrays) == 1:
+        data_key = next(iter(arrays))
+    if data_key is None:
+        raise InputError(f"{path}: which array is the data? it has {', '.join(arrays)}; pass --key")
+    label_key = next((k for k in LABEL_KEYS if k in arrays), None)
+    y = arrays[label_key].reshape(-1) if label_key else None
+    return Loaded(arrays[data_key], y)
+
+
+def _column_index(path: Path, names: list[str], column: str, has_header: bool) -> int:
+    if column in names:
+        return names.index(column)
+    if column.lstrip("-").isdigit() and -len(names) <= int(column) < len(names):
+        return int(column) % len(names)
+    where = f"columns {', '.join(names[:8])}" if has_header else f"{len(names)} columns"
+    raise InputError(f"{path}: no column {column!r} ({where})")
+
+
+def _is_number(value: str) -> bool:
+    value = value.strip()
+    if not value:
+        return True  # an empty cell becomes NaN, rejected later with the NaN message
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,385 @@
+"""MemAEDetector: the scikit-learn / PyOD style estimator around every registered model.
+
+Three clean levels: ``decision_function`` gives raw scores (higher = more anomalous),
+``threshold_`` is learned without labels from held-out normal data, ``predict`` gives 0/1.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import Iterator
+from numbers import Integral
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, OutlierMixin
+from sklearn.utils import check_random_state
+from torch import Tensor
+
+from . import __version__
+from .errors import CheckpointError, InputError, NotFittedError
+from .io import load_checkpoint, save_checkpoint
+from .memory import UsageMeter
+from .models import VARIANTS, Autoencoder, ModelOutput, create_model
+from .preprocessing import MODES, Scaler
+from .samples import Samples
+from .scoring import error_maps, quantile_threshold, sample_scores, squared_error
+from .training import resolve_device, seed_everything, train
+from .validation import check_shape
+
+log = logging.getLogger(__name__)
+
+FORMAT = "memae.detector"
+FORMAT_VERSION = 1
+MODEL_KEYS = ("mem_slots", "shrink_threshold", "similarity", "temperature", "entropy_weight")
+
+
+class MemAEDetector(OutlierMixin, BaseEstimator):
+    """Reconstruction-based anomaly detector, trained on normal data only.
+
+    Args:
+        model: a registered variant: ``ae``, ``ae-l1``, ``memae``, ``memae-nonspar``,
+            ``memae-noshrink``, ``memae-noentropy``, ``vae``.
+        family: ``mlp``, ``conv2d``, ``conv3d``; None picks it from the sample rank.
+        mem_slots, shrink_threshold, similarity, temperature, entropy_weight: memory settings
+            (None: the family's paper value; lam defaults to 1/N, similarity to ``dot``).
+        model_options: further options of the family (e.g. ``hidden`` for mlp, ``layers`` for
+            conv2d, ``channels`` for conv3d) or the bottleneck (``l1_weight``, ``kl_weight``,
+            ``memory_on``).
+        epochs, batch_size, lr, weight_decay: Adam training (paper: lr 1e-4).
+        validation_fraction: share of the data held out to pick the best epoch and the threshold.
+        contamination: expected share of anomalies; the threshold is the (1 - contamination)
+            quantile of the held-out scores, unless ``threshold_quantile`` gives the quantile.
+        scaling: ``auto``, ``minmax``, ``global``, ``standard`` or ``none`` (fitted on the
+            training split).
+        device: ``auto`` (CUDA when available), ``cpu``, ``cuda``, ``cuda:1``, ...
+        inference_batch_size: batch size for scoring.
+        random_state: seed; the same seed gives the same scores on CPU.
+        verbose: show a progress bar with the loss.
+    """
+
+    def __init__(
+        self,
+        model: str = "memae",
+        *,
+        family: str | None = None,
+        mem_slots: int | None = None,
+        shrink_threshold: float | None = None,
+        similarity: str | None = None,
+        temperature: float | None = None,
+        entropy_weight: float | None = None,
+        model_options: dict[str, Any] | None = None,
+        epochs: int = 50,
+        batch_size: int = 64,
+        lr: float = 1e-4,
+        weight_decay: float = 0.0,
+        validation_fraction: float = 0.1,
+        contamination: float = 0.1,
+        threshold_quantile: float | None = None,
+        scaling: str = "auto",
+        device: str = "auto",
+        inference_batch_size: int = 256,
+        random_state: int | None = None,
+        verbose: int = 0,
+    ) -> None:
+        self.model = model
+        self.family = family
+        self.mem_slots = mem_slots
+        self.shrink_threshold = shrink_threshold
+        self.similarity = similarity
+        self.temperature = temperature
+        self.entropy_weight = entropy_weight
+        self.model_options = model_options
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.validation_fraction = validation_fraction
+        self.contamination = contamination
+        self.threshold_quantile = threshold_quantile
+        self.scaling = scaling
+        self.device = device
+        self.inference_batch_size = inference_batch_size
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, X: Any, y: Any = None) -> MemAEDetector:
+        """Train on ``X`` (normal data; ``y`` is ignored): arrays (n, d), (n, c, h, w),
+        (n, c, t, h, w), or a torch Dataset of such samples."""
+        self._check_params()
+        data = Samples(X, "X", min_samples=2)
+        seed = self._seed()
+        generator = seed_everything(seed)
+        device = resolve_device(self.device)
+
+        perm = torch.randperm(len(data), generator=generator)
+        n_val = 0
+        if self.validation_fraction > 0:
+            n_val = min(max(1, round(len(data) * self.validation_fraction)), len(data) - 1)
+        val_idx, train_idx = perm[:n_val].sort().values, perm[n_val:].sort().values
+
+        scaler = Scaler.fit(
+            self.scaling, data.batches(train_idx, self.inference_batch_size), data.shape
+        )
+        try:
+            net = create_model(self.model, data.shape, family=self.family, **self._model_kwargs())
+        except ValueError as exc:
+            msg = f"cannot build model {self.model!r} for samples {data.shape}: {exc}"
+            raise InputError(msg) from None
+        net = net.to(device)
+
+        def ready(idx: Tensor, shuffle: bool) -> Iterator[Tensor]:
+            bs = self.batch_size if shuffle else self.inference_batch_size
+            for b in data.batches(idx, bs, shuffle=shuffle, generator=generator):
+                yield scaler(b.to(device))
+
+        log.info(
+            "training %s (%s) on %d samples of shape %s, %d held out, on %s",
+            self.model,
+            type(net.encoder).__name__,
+            len(train_idx),
+            data.shape,
+            n_val,
+            device,
+        )
+        self.history_ = train(
+            net,
+            lambda: ready(train_idx, True),
+            (lambda: ready(val_idx, False)) if n_val else None,
+            epochs=self.epochs,
+            lr=self.lr,
+            weight_decay=self.weight_decay,
+            verbose=bool(self.verbose),
+        )
+        self.model_, self.scaler_, self.input_shape_ = net, scaler, tuple(data.shape)
+        self.seed_ = seed
+
+        meter = UsageMeter(net.memory.num_slots) if net.memory is not None else None
+        scores = self._score(data, meter=meter)
+        self.memory_usage_ = meter.summary() if meter else None
+        self.decision_scores_ = scores
+        self.threshold_ = quantile_threshold(
+            scores[val_idx.numpy()] if n_val else scores, self._quantile()
+        )
+        self.labels_ = (scores > self.threshold_).astype(int)
+        return self
+
+    # ------------------------------------------------------------------ scoring
+    def decision_function(self, X: Any) -> np.ndarray:
+        """Anomaly score per sample: mean squared reconstruction error (higher = more anomalous)."""
+        return self._score(self._samples(X))
+
+    def score_samples(self, X: Any) -> np.ndarray:
+        """Same as ``decision_function``: memae follows PyOD, higher = more anomalous."""
+        return self.decision_function(X)
+
+    def predict(self, X: Any, threshold: float | None = None) -> np.ndarray:
+        """0 = normal, 1 = anomaly; ``threshold`` overrides the learned ``threshold_``."""
+        thr = self._fitted("threshold_") if threshold is None else float(threshold)
+        return (self.decision_function(X) > thr).astype(int)
+
+    def error_maps(self, X: Any) -> np.ndarray:
+        """Per-position squared error, channel mean: (n, h, w) images, (n, t, h, w) clips."""
+        data = self._samples(X)
+        if len(data.shape) < 3:
+            raise InputError("error maps exist for images and clips, not for vectors")
+        return np.concatenate([error_maps(err).cpu().numpy() for err, _ in self._run(data)])
+
+    def reconstruct(self, X: Any) -> np.ndarray:
+        """Reconstructions in the input's own units (scaling undone)."""
+        data = self._samples(X)
+        return np.concatenate(
+            [self.scaler_.inverse(out.reconstruction).cpu().numpy() for _, out in self._run(data)]
+        )
+
+    def decode_memory(self) -> np.ndarray:
+        """Paper Fig. 3: every memory slot decoded on its own, in input units, (N, *shape)."""
+        net = self._fitted("model_")
+        if net.memory is None:
+            raise InputError(f"model {self.model!r} has no memory")
+        return self.scaler_.inverse(net.decode_memory_slots()).cpu().numpy()
+
+    # ------------------------------------------------------------------ save / load
+    def save(self, path: str | os.PathLike) -> None:
+        """Write ``path/config.json`` and ``path/model.safetensors`` (atomically)."""
+        net = self._fitted("model_")
+        tensors = {f"model.{k}": v for k, v in net.state_dict().items()}
+        tensors |= {f"scaler.{k}": v for k, v in self.scaler_.state_dict().items()}
+        tensors["decision_scores"] = torch.from_numpy(self.decision_scores_.astype(np.float32))
+        params = self.get_params(deep=False)
+        if not isinstance(params["random_state"], Integral | type(None)):
+            params["random_state"] = None
+        config = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "memae_version": __version__,
+            "params": _jsonable(params),
+            "input_shape": list(self.input_shape_),
+            "scaling": self.scaler_.mode,
+            "threshold": self.threshold_,
+            "seed": self.seed_,
+            "best_epoch": self.history_.best_epoch,
+            "memory_usage": self.memory_usage_,
+            "tensors": {k: list(v.shape) for k, v in tensors.items()},
+        }
+        save_checkpoint(path, config, tensors)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, device: str | None = None) -> MemAEDetector:
+        """Rebuild a saved detector; refuses foreign, corrupt or inconsistent folders."""
+        config, tensors = load_checkpoint(path)
+        if config.get("format") != FORMAT:
+            raise CheckpointError(
+                f"{path} is not a memae detector (config format is "
+                f"{config.get('format')!r}, expected {FORMAT!r})"
+            )
+        if (
+            not isinstance(config.get("format_version"), int)
+            or config["format_version"] > FORMAT_VERSION
+        ):
+            raise CheckpointError(
+                f"{path} was written by a newer memae "
+                f"({config.get('memae_version')}); upgrade to load it"
+            )
+        try:
+            det = cls(**config["params"])
+            if device is not None:
+                det.device = device
+            det._check_params()
+            shape = tuple(int(s) for s in config["input_shape"])
+            net = create_model(det.model, shape, family=det.family, **det._model_kwargs())
+            threshold = float(config["threshold"])
+            mode = str(config["scaling"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CheckpointError(f"{path}/config.json is inconsistent: {exc}") from None
+        scaler_shape = shape if mode in ("minmax", "standard") else (1,) * len(shape)
+        expected = {f"model.{k}": tuple(v.shape) for k, v in net.state_dict().items()}
+        expected |= {"scaler.offset": scaler_shape, "scaler.scale": scaler_shape}
+        _check_tensors(path, expected, tensors)
+        if "decision_scores" not in tensors or tensors["decision_scores"].dim() != 1:
+            raise CheckpointError(f"{path}/model.safetensors lacks the training scores")
+        net.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+        det.model_ = net.to(resolve_device(det.device)).eval()
+        det.scaler_ = Scaler(mode, tensors["scaler.offset"], tensors["scaler.scale"])
+        det.input_shape_ = shape
+        det.threshold_ = threshold
+        det.seed_ = config.get("seed")
+        det.memory_usage_ = config.get("memory_usage")
+        det.decision_scores_ = tensors["decision_scores"].double().numpy()
+        det.labels_ = (det.decision_scores_ > threshold).astype(int)
+        return det
+
+    # ------------------------------------------------------------------ internals
+    def _check_params(self) -> None:
+        def need(ok: bool, what: str) -> None:
+            if not ok:
+                raise InputError(f"invalid parameter: {what}")
+
+        need(self.model in VARIANTS, f"model={self.model!r}; choose from {', '.join(VARIANTS)}")
+        need(
+            isinstance(self.epochs, Integral) and self.epochs >= 1, f"epochs={self.epochs!r} (>= 1)"
+        )
+        for name in ("batch_size", "inference_batch_size"):
+            value = getattr(self, name)
+            need(isinstance(value, Integral) and value >= 1, f"{name}={value!r} (>= 1)")
+        need(self.lr > 0, f"lr={self.lr!r} (> 0)")
+        need(0 <= self.validation_fraction < 1, f"validation_fraction={self.validation_fraction!r}")
+        need(0 < self.contamination <= 0.5, f"contamination={self.contamination!r} (0, 0.5]")
+        need(
+            self.threshold_quantile is None or 0 < self.threshold_quantile < 1,
+            f"threshold_quantile={self.threshold_quantile!r} (0, 1)",
+        )
+        need(self.scaling in MODES, f"scaling={self.scaling!r}; choose from {', '.join(MODES)}")
+        try:
+            resolve_device(self.device)
+        except ValueError as exc:
+            raise InputError(f"invalid parameter: {exc}") from None
+
+    def _model_kwargs(self) -> dict[str, Any]:
+        kw = {k: getattr(self, k) for k in MODEL_KEYS if getattr(self, k) is not None}
+        return {**kw, **(self.model_options or {})}
+
+    def _quantile(self) -> float:
+        return (
+            self.threshold_quantile
+            if self.threshold_quantile is not None
+            else 1 - self.contamination
+        )
+
+    def _seed(self) -> int:
+        if isinstance(self.random_state, Integral):
+            return int(self.random_state)
+        return int(check_random_state(self.random_state).randint(2**31 - 1))
+
+    def _fitted(self, attr: str) -> Any:
+        if not hasattr(self, attr):
+            raise NotFittedError("this detector is not fitted yet: call fit() or load() first")
+        return getattr(self, attr)
+
+    def _samples(self, X: Any) -> Samples:
+        self._fitted("model_")
+        data = Samples(X, "X")
+        check_shape(data.shape, self.input_shape_)
+        return data
+
+    @torch.no_grad()
+    def _run(self, data: Samples) -> Iterator[tuple[Tensor, ModelOutput]]:
+        """Yield (squared error, model output) per inference batch, in order."""
+        net: Autoencoder = self.model_
+        net.eval()
+        device = next(net.parameters()).device
+        for batch in data.batches(batch_size=self.inference_batch_size):
+            x = self.scaler_(batch.to(device))
+            out = net(x)
+            yield squared_error(x, out.reconstruction), out
+
+    def _score(self, data: Samples, meter: UsageMeter | None = None) -> np.ndarray:
+        parts = []
+        for err, out in self._run(data):
+            parts.append(sample_scores(err).double().cpu().numpy())
+            if meter is not None and out.weights is not None:
+                meter.update(out.weights)
+        scores = np.concatenate(parts)
+        if not np.isfinite(scores).all():
+            raise InputError("scores are not finite: the data is far outside the training range")
+        return scores
+
+
+def _check_tensors(path: Any, expected: dict[str, tuple], tensors: dict[str, Tensor]) -> None:
+    missing = sorted(set(expected) - set(tensors))
+    extra = sorted(set(tensors) - set(expected) - {"decision_scores"})
+    wrong = sorted(
+        k for k in set(expected) & set(tensors) if tuple(tensors[k].shape) != expected[k]
+    )
+    problems = []
+    if missing:
+        problems.append(f"missing {_few(missing)}")
+    if extra:
+        problems.append(f"unexpected {_few(extra)}")
+    if wrong:
+        problems.append(
+            ", ".join(f"{k} is {tuple(tensors[k].shape)} not {expected[k]}" for k in wrong[:3])
+        )
+    if problems:
+        raise CheckpointError(f"{path}: weights do not match the config: {'; '.join(problems)}")
+    bad = [k for k, v in tensors.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad:
+        raise CheckpointError(f"{path}: weights contain NaN or infinite values ({_few(bad)})")
+
+
+def _few(names: list[str]) -> str:
+    return ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value

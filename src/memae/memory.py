@@ -1,0 +1,161 @@
+"""The memory module of MemAE (Gong et al., ICCV 2019, Sec. 3.3).
+
+A query z (a C-vector) addresses N learnable slots m_i:
+
+    d_i  = sim(z, m_i)                        dot product, or cosine / temperature
+    w    = softmax(d)                         Eq. 4
+    w'_i = relu(w_i - lam) * w_i / (|w_i - lam| + eps)      hard shrinkage, Eq. 7
+    w'   = w' / ||w'||_1                      an all-zero row stays zero
+    z^   = w' M                               Eq. 3
+
+The entropy sum_i -w'_i log w'_i is the auxiliary loss of Eq. 10. A flat encoding (B, C) is one
+query per sample; a feature map (B, C, *S) is one query per location. This file imports nothing
+else from the package.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+SIMILARITIES = ("dot", "cosine")
+
+
+@dataclass
+class MemoryRead:
+    """What the memory returns: the read-out (same shape as the query) and the weights.
+
+    ``weights`` has the slots on axis 1: (B, N) for a flat query, (B, N, *S) for a feature map.
+    """
+
+    output: Tensor
+    weights: Tensor
+
+
+def hard_shrink(w: Tensor, threshold: float, eps: float = 1e-12) -> Tensor:
+    """Eq. 7: zero every weight below ``threshold``, keep the others (continuous ReLU form)."""
+    shifted = w - threshold
+    return F.relu(shifted) * w / (shifted.abs() + eps)
+
+
+def l1_normalize(w: Tensor, dim: int = -1, eps: float = 1e-12) -> Tensor:
+    """Rows divided by their L1 norm; an all-zero row stays all zero (never NaN)."""
+    return w / w.abs().sum(dim=dim, keepdim=True).clamp_min(eps)
+
+
+def addressing_entropy(weights: Tensor, dim: int = 1) -> Tensor:
+    """Mean over queries of sum_i -w_i log w_i (0 log 0 taken as 0)."""
+    ent = -(weights * torch.log(weights.clamp_min(1e-12))).sum(dim=dim)
+    return ent.mean()
+
+
+class Memory(nn.Module):
+    """N x C memory addressed by similarity, with hard shrinkage and L1 renormalisation.
+
+    Args:
+        num_slots: N, the number of prototype vectors.
+        dim: C, the query dimension (channels of a feature map, or the flat encoding width).
+        shrink_threshold: lam of Eq. 7; 0 disables shrinkage (then no renormalisation either).
+        similarity: ``"dot"`` (the authors' released code) or ``"cosine"`` (the paper, Eq. 5).
+        temperature: divides the cosine similarity; without it |d| <= 1 and the softmax is
+            nearly uniform over large memories. Ignored for ``"dot"``.
+    """
+
+    def __init__(
+        self,
+        num_slots: int,
+        dim: int,
+        shrink_threshold: float = 0.0025,
+        similarity: str = "dot",
+        temperature: float = 0.1,
+    ) -> None:
+        super().__init__()
+        if similarity not in SIMILARITIES:
+            raise ValueError(f"similarity must be one of {SIMILARITIES}, got {similarity!r}")
+        if num_slots < 1 or dim < 1:
+            raise ValueError(f"memory needs num_slots >= 1 and dim >= 1, got {num_slots}, {dim}")
+        if not 0.0 <= shrink_threshold < 1.0:
+            raise ValueError(f"shrink_threshold must be in [0, 1), got {shrink_threshold}")
+        if temperature <= 0:
+            raise ValueError(f"temperature must be > 0, got {temperature}")
+        self.num_slots = num_slots
+        self.dim = dim
+        self.shrink_threshold = shrink_threshold
+        self.similarity = similarity
+        self.temperature = temperature
+        bound = 1.0 / math.sqrt(dim)  # the released code's init, like a linear layer's weight
+        self.weight = nn.Parameter(torch.empty(num_slots, dim).uniform_(-bound, bound))
+
+    def address(self, queries: Tensor) -> Tensor:
+        """(Q, C) queries -> (Q, N) addressing weights after shrinkage and renormalisation."""
+        if self.similarity == "dot":
+            logits = queries @ self.weight.t()
+        else:
+            logits = F.normalize(queries, dim=1) @ F.normalize(self.weight, dim=1).t()
+            logits = logits / self.temperature
+        w = torch.softmax(logits, dim=1)  # (Q, N)
+        if self.shrink_threshold > 0:
+            w = l1_normalize(hard_shrink(w, self.shrink_threshold), dim=1)
+        return w
+
+    def forward(self, z: Tensor) -> MemoryRead:
+        """z: (B, C) or (B, C, *S) -> read-out of the same shape, weights (B, N[, *S])."""
+        if z.dim() < 2 or z.shape[1] != self.dim:
+            raise ValueError(f"memory expects (B, {self.dim}, ...) queries, got {tuple(z.shape)}")
+        spatial = z.shape[2:]
+        queries = z.movedim(1, -1).reshape(-1, self.dim)  # (B * prod(S), C)
+        w = self.address(queries)  # (B * prod(S), N)
+        read = w @ self.weight  # (B * prod(S), C)
+        out = read.reshape(z.shape[0], *spatial, self.dim).movedim(-1, 1)
+        weights = w.reshape(z.shape[0], *spatial, self.num_slots).movedim(-1, 1)
+        return MemoryRead(out, weights)
+
+    def decode_slots(self, spatial: tuple[int, ...] = ()) -> Tensor:
+        """Each slot as a latent on its own: (N, C) for a flat memory, (N, C, *S) tiled for maps."""
+        items = self.weight.detach()
+        if not spatial:
+            return items
+        return items.reshape(self.num_slots, self.dim, *([1] * len(spatial))).expand(
+            -1, -1, *spatial
+        )
+
+    def extra_repr(self) -> str:
+        return (
+            f"num_slots={self.num_slots}, dim={self.dim}, shrink_threshold={self.shrink_threshold},"
+            f" similarity={self.similarity!r}, temperature={self.temperature}"
+        )
+
+
+class UsageMeter:
+    """Collapse diagnostics accumulated over batches of weights (B, N[, *S]): how many slots any
+    query used, and how many non-zero weights a query has on average (1 = one-hot, 0 = all-zero)."""
+
+    def __init__(self, num_slots: int) -> None:
+        self.used = torch.zeros(num_slots, dtype=torch.bool)
+        self.queries = 0
+        self.nonzero = 0.0
+        self.zero_rows = 0
+        self.entropy = 0.0
+
+    def update(self, weights: Tensor) -> None:
+        w = weights.detach().movedim(1, -1).reshape(-1, weights.shape[1]).cpu()  # (Q, N)
+        nonzero = w > 0
+        self.used |= nonzero.any(dim=0)
+        self.queries += w.shape[0]
+        self.nonzero += float(nonzero.sum())
+        self.zero_rows += int((~nonzero.any(dim=1)).sum())
+        self.entropy += float(addressing_entropy(w, dim=1)) * w.shape[0]
+
+    def summary(self) -> dict[str, float]:
+        q = max(self.queries, 1)
+        return {
+            "slots_addressed": int(self.used.sum()),
+            "num_slots": int(self.used.numel()),
+            "mean_nonzero_per_query": self.nonzero / q,
+            "zero_rows_fraction": self.zero_rows / q,
+            "mean_entropy": self.entropy / q,
+        }

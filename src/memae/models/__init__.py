@@ -1,0 +1,15 @@
+"""Model families and the registry; importing this package registers every family."""
+
+from . import conv2d, conv3d, mlp  # noqa: F401  (registers the families)
+from .base import Autoencoder, ModelOutput
+from .registry import VARIANTS, create_model, family_for, list_families, list_models
+
+__all__ = [
+    "VARIANTS",
+    "Autoencoder",
+    "ModelOutput",
+    "create_model",
+    "family_for",
+    "list_families",
+    "list_models",
+]

@@ -1,0 +1,155 @@
+"""Model registry: a model is a *variant* (which bottleneck) on a *family* (which backbone).
+
+``create_model("memae", input_shape=(1, 28, 28))`` picks the family from the input rank (vector ->
+mlp, image -> conv2d, clip -> conv3d) unless ``family=`` names one. Variants differ only by
+configuration; adding a family is one file with ``@register_family``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..memory import Memory
+from .base import (
+    Autoencoder,
+    Backbone,
+    Bottleneck,
+    GaussianBottleneck,
+    L1Bottleneck,
+    MemoryBottleneck,
+)
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str
+    rank: int  # rank of one sample: 1 = vector, 3 = image (c, h, w), 4 = clip (c, t, h, w)
+    build: Callable[..., Backbone]
+
+
+@dataclass(frozen=True)
+class Variant:
+    bottleneck: str  # none | l1 | memory | gaussian
+    fixed: dict[str, Any] = field(default_factory=dict)
+    summary: str = ""
+
+
+_FAMILIES: dict[str, Family] = {}
+
+VARIANTS: dict[str, Variant] = {
+    "ae": Variant("none", summary="plain autoencoder"),
+    "ae-l1": Variant("l1", summary="autoencoder with an l1 penalty on the code"),
+    "memae": Variant("memory", summary="MemAE: memory, hard shrinkage, entropy loss"),
+    "memae-nonspar": Variant(
+        "memory", {"shrink_threshold": 0.0, "entropy_weight": 0.0}, "memory, no sparsity"
+    ),
+    "memae-noshrink": Variant("memory", {"shrink_threshold": 0.0}, "MemAE without shrinkage"),
+    "memae-noentropy": Variant("memory", {"entropy_weight": 0.0}, "MemAE without entropy loss"),
+    "vae": Variant("gaussian", summary="variational autoencoder scored by reconstruction error"),
+}
+
+# Bottleneck settings and their defaults (None: taken from the family / memory size).
+BOTTLENECK_DEFAULTS: dict[str, Any] = {
+    "mem_slots": None,  # N; None -> the paper's value for the family
+    "shrink_threshold": None,  # lam; None -> 1 / N, the low end of the paper's [1/N, 3/N]
+    "similarity": "dot",
+    "temperature": 0.1,
+    "memory_on": None,  # "flat" | "location"; None -> the family's choice
+    "entropy_weight": 2e-4,  # alpha of Eq. 10
+    "l1_weight": 1e-3,
+    "kl_weight": 1.0,
+}
+
+
+def register_family(name: str, rank: int) -> Callable[[Callable[..., Backbone]], Callable]:
+    def wrap(build: Callable[..., Backbone]) -> Callable[..., Backbone]:
+        _FAMILIES[name] = Family(name, rank, build)
+        return build
+
+    return wrap
+
+
+def list_models() -> list[str]:
+    return list(VARIANTS)
+
+
+def list_families() -> list[str]:
+    return list(_FAMILIES)
+
+
+def family_for(input_shape: tuple[int, ...]) -> str:
+    """The first registered family whose sample rank matches ``input_shape``."""
+    for fam in _FAMILIES.values():
+        if fam.rank == len(input_shape):
+            return fam.name
+    ranks = sorted({f.rank for f in _FAMILIES.values()})
+    raise ValueError(f"no model family takes samples of rank {len(input_shape)}; ranks: {ranks}")
+
+
+def family_options(family: str) -> list[str]:
+    params = inspect.signature(_FAMILIES[family].build).parameters
+    return [p for p in params if p != "input_shape"]
+
+
+def create_model(
+    name: str, input_shape: tuple[int, ...], family: str | None = None, **kwargs: Any
+) -> Autoencoder:
+    """Build variant ``name`` for samples of ``input_shape``; kwargs are bottleneck settings
+    (see ``BOTTLENECK_DEFAULTS``) or options of the family's builder."""
+    if name not in VARIANTS:
+        raise ValueError(f"unknown model {name!r}; choose from {', '.join(VARIANTS)}")
+    input_shape = tuple(int(s) for s in input_shape)
+    family = family or family_for(input_shape)
+    if family not in _FAMILIES:
+        raise ValueError(f"unknown family {family!r}; choose from {', '.join(_FAMILIES)}")
+    fam = _FAMILIES[family]
+    if len(input_shape) != fam.rank:
+        raise ValueError(f"family {family!r} takes samples of rank {fam.rank}, got {input_shape}")
+    variant = VARIANTS[name]
+    clash = sorted(k for k in variant.fixed if kwargs.get(k) is not None)
+    if clash:
+        raise ValueError(f"model {name!r} fixes {', '.join(clash)}; do not pass them")
+    opts = {**BOTTLENECK_DEFAULTS, **{k: v for k, v in kwargs.items() if v is not None}}
+    opts.update(variant.fixed)
+    family_kw = {k: v for k, v in kwargs.items() if k not in BOTTLENECK_DEFAULTS and v is not None}
+    unknown = sorted(set(family_kw) - set(family_options(family)))
+    if unknown:
+        allowed = sorted([*BOTTLENECK_DEFAULTS, *family_options(family)])
+        raise ValueError(f"unknown option(s) {', '.join(unknown)}; {name}/{family} takes {allowed}")
+
+    backbone = fam.build(input_shape, **family_kw)
+    memory_on = opts["memory_on"] or backbone.memory_on
+    if memory_on not in ("flat", "location"):
+        raise ValueError(f"memory_on must be 'flat' or 'location', got {memory_on!r}")
+    flat = memory_on == "flat"
+    channels, *spatial = backbone.latent_shape
+    width = channels * (int(_prod(spatial)) if flat else 1)
+    bottleneck: Bottleneck
+    if variant.bottleneck == "memory":
+        slots = int(opts["mem_slots"] or backbone.memory_slots)
+        threshold = opts["shrink_threshold"]
+        memory = Memory(
+            slots,
+            width,
+            shrink_threshold=1.0 / slots if threshold is None else float(threshold),
+            similarity=opts["similarity"],
+            temperature=float(opts["temperature"]),
+        )
+        bottleneck = MemoryBottleneck(memory, float(opts["entropy_weight"]))
+    elif variant.bottleneck == "l1":
+        bottleneck = L1Bottleneck(float(opts["l1_weight"]))
+    elif variant.bottleneck == "gaussian":
+        bottleneck = GaussianBottleneck(width, float(opts["kl_weight"]), _prod(input_shape))
+    else:
+        bottleneck = Bottleneck()
+    return Autoencoder(backbone, bottleneck, flatten=flat)
+
+
+def _prod(values: Any) -> int:
+    out = 1
+    for v in values:
+        out *= int(v)
+    return out

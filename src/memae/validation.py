@@ -1,0 +1,78 @@
+"""Checks on input data: one place that turns bad arrays into clear InputErrors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from .errors import InputError
+
+KINDS = {2: "vectors (n, d)", 4: "images (n, c, h, w)", 5: "clips (n, c, t, h, w)"}
+
+
+def check_array(X: Any, name: str = "X", min_samples: int = 1) -> np.ndarray:
+    """-> float32 array of rank 2, 4 or 5 with finite values and at least ``min_samples`` rows."""
+    if isinstance(X, torch.Tensor):
+        X = X.detach().cpu().numpy()
+    try:
+        arr = np.asarray(X)
+    except (ValueError, TypeError) as exc:  # ragged lists
+        raise InputError(f"{name} cannot be read as an array: {exc}") from None
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+        raise InputError(f"{name} has non-numeric values (dtype {arr.dtype}); encode them first")
+    if arr.ndim not in KINDS:
+        hint = " (add a channel axis for grayscale images: X[:, None])" if arr.ndim == 3 else ""
+        raise InputError(
+            f"{name} has shape {arr.shape}; expected {', '.join(KINDS.values())}{hint}"
+        )
+    if arr.shape[0] == 0 or arr.size == 0:
+        raise InputError(f"{name} is empty (shape {arr.shape})")
+    if arr.shape[0] < min_samples:
+        raise InputError(f"{name} has {arr.shape[0]} sample(s); at least {min_samples} needed")
+    arr = arr.astype(np.float32, copy=False)
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        first = int(np.argwhere(bad.reshape(len(arr), -1).any(axis=1))[0, 0])
+        raise InputError(
+            f"{name} contains {int(bad.sum())} NaN or infinite value(s), first in sample {first}"
+        )
+    return arr
+
+
+def check_finite_batch(batch: torch.Tensor, name: str = "X") -> None:
+    """For data streamed from a Dataset, where the whole array is never in memory."""
+    if not torch.isfinite(batch).all():
+        raise InputError(f"{name} contains NaN or infinite values")
+
+
+def dataset_sample_shape(dataset: Dataset, name: str = "X", min_samples: int = 1) -> tuple:
+    """Shape of one sample of a torch Dataset (items are tensors or (tensor, ...) tuples)."""
+    try:
+        n = len(dataset)  # type: ignore[arg-type]
+    except TypeError:
+        raise InputError(f"{name} is a Dataset without __len__; memae needs its size") from None
+    if n < min_samples:
+        raise InputError(f"{name} has {n} sample(s); at least {min_samples} needed")
+    first = torch.as_tensor(first_item(dataset[0]))
+    if first.dim() + 1 not in KINDS:
+        raise InputError(
+            f"{name} items have shape {tuple(first.shape)}; expected one sample of "
+            f"{', '.join(KINDS.values())}"
+        )
+    return tuple(first.shape)
+
+
+def first_item(item: Any) -> Any:
+    """Dataset items may be (x, label, ...) tuples: the data is the first element."""
+    return item[0] if isinstance(item, tuple | list) else item
+
+
+def check_shape(sample_shape: tuple, expected: tuple, name: str = "X") -> None:
+    if tuple(sample_shape) != tuple(expected):
+        raise InputError(
+            f"{name} samples have shape {tuple(sample_shape)} but the model was trained on "
+            f"{tuple(expected)}"
+        )

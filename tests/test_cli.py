@@ -1,0 +1,177 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from memae.cli import main
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def tables(tmp_path):
+    rng = np.random.default_rng(0)
+    train = rng.normal(0, 1, size=(200, 5))
+    test = np.r_[rng.normal(0, 1, size=(40, 5)), rng.normal(5, 1, size=(20, 5))]
+    labels = np.r_[np.zeros(40, int), np.ones(20, int)]
+    header = "f1,f2,f3,f4,f5"
+    np.savetxt(tmp_path / "train.csv", train, delimiter=",", header=header, comments="")
+    np.savetxt(tmp_path / "test.csv", test, delimiter=",", header=header, comments="")
+    np.savetxt(tmp_path / "labels.csv", labels, fmt="%d", header="is_anomaly", comments="")
+    return tmp_path
+
+
+def test_train_score_evaluate_end_to_end(tables, capsys):
+    t = tables
+    code, out, err = run(
+        capsys,
+        "train",
+        t / "train.csv",
+        "--out",
+        t / "model",
+        "--epochs",
+        10,
+        "--lr",
+        3e-3,
+        "--quiet",
+    )
+    assert code == 0, err
+    assert "saved to" in out and (t / "model" / "model.safetensors").exists()
+    code, out, err = run(
+        capsys, "score", t / "test.csv", "--model", t / "model", "--out", t / "scores.csv"
+    )
+    assert code == 0, err
+    lines = (t / "scores.csv").read_text().splitlines()
+    assert lines[0] == "id,score,label" and len(lines) == 61
+    code, out, err = run(capsys, "evaluate", t / "scores.csv", "--labels", t / "labels.csv")
+    assert code == 0, err
+    metrics = json.loads((t / "scores.metrics.json").read_text())
+    assert metrics["auc"] > 0.95 and metrics["n_anomalies"] == 20
+    assert "average_precision" in out
+    code, out, _ = run(
+        capsys,
+        "evaluate",
+        t / "scores.csv",
+        "--labels",
+        t / "labels.csv",
+        "--top-fraction",
+        0.4,
+        "--json",
+        t / "m.json",
+    )
+    assert code == 0 and json.loads((t / "m.json").read_text())["recall"] > 0.9
+    code, _, _ = run(
+        capsys,
+        "score",
+        t / "test.csv",
+        "--model",
+        t / "model",
+        "--out",
+        t / "s2.csv",
+        "--threshold",
+        1e9,
+    )
+    assert code == 0 and ",1\n" not in (t / "s2.csv").read_text()
+
+
+def test_mnist_idx_one_class(mnist_dir, tmp_path, capsys):
+    code, out, err = run(
+        capsys,
+        "train",
+        mnist_dir / "train-images-idx3-ubyte.gz",
+        "--labels",
+        mnist_dir / "train-labels-idx1-ubyte.gz",
+        "--normal-class",
+        1,
+        "--epochs",
+        1,
+        "--lr",
+        1e-3,
+        "--out",
+        tmp_path / "m1",
+        "--quiet",
+    )
+    assert code == 0, err
+    assert "on 6742 samples of shape (1, 28, 28)" in out
+    code, _, err = run(
+        capsys,
+        "score",
+        mnist_dir / "t10k-images-idx3-ubyte.gz",
+        "--model",
+        tmp_path / "m1",
+        "--out",
+        tmp_path / "s.csv",
+    )
+    assert code == 0, err
+    code, out, err = run(
+        capsys,
+        "evaluate",
+        tmp_path / "s.csv",
+        "--labels",
+        mnist_dir / "t10k-labels-idx1-ubyte.gz",
+        "--normal-class",
+        1,
+    )
+    assert code == 0, err
+    assert json.loads((tmp_path / "s.metrics.json").read_text())["auc"] > 0.8
+
+
+def test_errors_are_one_line_and_nothing_saved_is_lost(tables, capsys):
+    t = tables
+    assert (
+        run(capsys, "train", t / "train.csv", "--out", t / "model", "--epochs", 1, "--quiet")[0]
+        == 0
+    )
+    saved = (t / "model" / "model.safetensors").read_bytes()
+    (t / "nan.csv").write_text("a,b\n1,nan\n2,3\n")
+    (t / "text.csv").write_text("a,b\n1,x\n2,y\n")
+    (t / "narrow.csv").write_text("a,b\n1,2\n2,3\n")
+    cases = [
+        (("train", t / "missing.csv", "--out", t / "model"), "does not exist"),
+        (("train", t / "nan.csv", "--out", t / "model"), "NaN"),
+        (("train", t / "text.csv", "--out", t / "model"), "non-numeric"),
+        (("train", t / "train.csv", "--out", t / "model", "--epochs", 0), "epochs"),
+        (("score", t / "narrow.csv", "--model", t / "model", "--out", t / "s.csv"), "trained on"),
+        (("score", t / "test.csv", "--model", t / "nomodel", "--out", t / "s.csv"), "not exist"),
+        (("evaluate", t / "test.csv", "--labels", t / "labels.csv"), "not a scores file"),
+    ]
+    for argv, message in cases:
+        code, out, err = run(capsys, *argv)
+        assert code != 0, argv
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("memae: error:") and message in lines[0]
+        assert "Traceback" not in err
+    assert (t / "model" / "model.safetensors").read_bytes() == saved
+    (t / "model" / "config.json").write_text("{broken")
+    code, _, err = run(
+        capsys, "score", t / "test.csv", "--model", t / "model", "--out", t / "s.csv"
+    )
+    assert code != 0 and "corrupt" in err and not (t / "s.csv").exists()
+
+
+def test_console_script_help_lists_every_verb():
+    out = subprocess.run(
+        [sys.executable, "-m", "memae.cli", "--help"], capture_output=True, text=True, check=True
+    ).stdout
+    for verb in ("train", "score", "evaluate", "demo"):
+        assert verb in out
+
+
+def test_demo_smoke(tmp_path, capsys):
+    code, out, err = run(
+        capsys, "demo", "--out", tmp_path / "demo", "--epochs", 2, "--limit", 1500, "--quiet"
+    )
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].startswith("ae ") and "AUC" in lines[0]
+    assert lines[1].startswith("memae ") and "AUC" in lines[1]
+    for name in ("roc.png", "reconstructions.png", "memory_slots.png", "scores_memae.png"):
+        assert (tmp_path / "demo" / name).stat().st_size > 5000
+    results = json.loads((tmp_path / "demo" / "results.json").read_text())
+    assert 0 <= results["memae"]["auc"] <= 1

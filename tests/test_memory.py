@@ -1,0 +1,104 @@
+import math
+
+import pytest
+import torch
+
+from memae.memory import Memory, UsageMeter, addressing_entropy, hard_shrink, l1_normalize
+
+
+def test_shrinkage_zeroes_below_threshold_and_keeps_the_rest_proportional():
+    w = torch.tensor([[0.5, 0.3, 0.15, 0.05]])
+    out = l1_normalize(hard_shrink(w, 0.1))
+    assert out[0, 3] == 0
+    kept = torch.tensor([0.5, 0.3, 0.15])
+    torch.testing.assert_close(out[0, :3], kept / kept.sum())
+
+
+def test_renormalised_rows_sum_to_one_or_stay_all_zero():
+    w = torch.tensor([[0.2, 0.2, 0.6], [0.01, 0.02, 0.03]])
+    out = l1_normalize(hard_shrink(w, 0.1))
+    assert not torch.isnan(out).any()
+    torch.testing.assert_close(out.sum(1), torch.tensor([1.0, 0.0]))
+    assert (out[1] == 0).all()
+
+
+def test_all_zero_rows_from_the_module_are_zero_not_nan():
+    mem = Memory(10, 4, shrink_threshold=0.5, similarity="cosine", temperature=100.0)
+    read = mem(torch.randn(8, 4))  # near-uniform weights, all below 0.5
+    assert (read.weights == 0).all() and (read.output == 0).all()
+
+
+def test_entropy_matches_hand_computation():
+    w = torch.tensor([[0.5, 0.5, 0.0], [0.25, 0.25, 0.5]])
+    expected = (math.log(2) + (2 * 0.25 * math.log(4) + 0.5 * math.log(2))) / 2
+    assert addressing_entropy(w) == pytest.approx(expected, rel=1e-6)
+
+
+def test_only_addressed_slots_receive_gradient():
+    torch.manual_seed(0)
+    mem = Memory(20, 8, shrink_threshold=0.08, similarity="dot")
+    with torch.no_grad():
+        mem.weight.mul_(8)  # peaky addressing, so several slots fall under the threshold
+    read = mem(torch.randn(3, 8))
+    (read.output.pow(2).sum() + addressing_entropy(read.weights)).backward()
+    addressed = (read.weights > 0).any(0)
+    assert 0 < addressed.sum() < 20
+    grad = mem.weight.grad.abs().sum(1)
+    assert (grad[addressed] > 0).all()
+    assert grad[~addressed].max() <= 1e-6 * grad[addressed].max()
+
+
+@pytest.mark.parametrize("similarity", ["dot", "cosine"])
+def test_weights_are_a_distribution_over_slots(similarity):
+    mem = Memory(16, 5, shrink_threshold=1 / 16, similarity=similarity)
+    w = mem(torch.randn(7, 5)).weights
+    assert w.shape == (7, 16) and (w >= 0).all()
+    torch.testing.assert_close(w.sum(1), torch.ones(7))
+
+
+def test_cosine_ignores_query_norm_and_dot_does_not():
+    torch.manual_seed(1)
+    q = torch.randn(4, 6)
+    cos, dot = Memory(12, 6, 0.0, "cosine"), Memory(12, 6, 0.0, "dot")
+    torch.testing.assert_close(cos(q).weights, cos(5 * q).weights)
+    assert not torch.allclose(dot(q).weights, dot(5 * q).weights)
+
+
+def test_cosine_temperature_sharpens_addressing():
+    torch.manual_seed(2)
+    q = torch.randn(32, 6)
+    soft = Memory(50, 6, 0.0, "cosine", temperature=1.0)
+    sharp = Memory(50, 6, 0.0, "cosine", temperature=0.05)
+    sharp.weight.data.copy_(soft.weight.data)
+    assert addressing_entropy(sharp(q).weights) < addressing_entropy(soft(q).weights)
+
+
+def test_feature_map_is_one_query_per_location():
+    torch.manual_seed(3)
+    mem = Memory(10, 4, shrink_threshold=0.1)
+    z = torch.randn(2, 4, 3, 5)
+    read = mem(z)
+    assert read.output.shape == z.shape and read.weights.shape == (2, 10, 3, 5)
+    flat = mem(z[:, :, 1, 2])
+    torch.testing.assert_close(read.output[:, :, 1, 2], flat.output)
+    torch.testing.assert_close(read.weights[:, :, 1, 2], flat.weights)
+    assert mem(torch.randn(2, 4, 2, 3, 3)).weights.shape == (2, 10, 2, 3, 3)
+
+
+def test_bad_arguments_are_refused():
+    with pytest.raises(ValueError, match="similarity"):
+        Memory(4, 4, similarity="euclid")
+    with pytest.raises(ValueError, match="shrink_threshold"):
+        Memory(4, 4, shrink_threshold=1.5)
+    with pytest.raises(ValueError, match="expects"):
+        Memory(4, 4)(torch.randn(3, 5))
+
+
+def test_usage_meter_counts_slots_and_nonzeros():
+    meter = UsageMeter(4)
+    meter.update(torch.tensor([[1.0, 0, 0, 0], [0.5, 0.5, 0, 0]]))
+    meter.update(torch.tensor([[0.0, 0, 0, 0]]))
+    s = meter.summary()
+    assert s["slots_addressed"] == 2 and s["num_slots"] == 4
+    assert s["mean_nonzero_per_query"] == pytest.approx(1.0)
+    assert s["zero_rows_fraction"] == pytest.approx(1 / 3)

@@ -1,0 +1,82 @@
+"""One contract test over the whole registry: every variant on every family."""
+
+import pytest
+import torch
+
+from memae.models import create_model, family_for, list_models
+from memae.models.conv2d import default_layers
+
+SHAPES = {
+    "mlp": ((9,), {}),
+    "conv2d-gray": ((1, 12, 12), {}),
+    "conv2d-color": ((3, 16, 20), {}),
+    "conv3d": ((1, 4, 16, 16), {"channels": (4, 4, 8, 8)}),
+}
+
+
+@pytest.mark.parametrize("name", list_models())
+@pytest.mark.parametrize("family", list(SHAPES))
+def test_model_contract(name, family):
+    torch.manual_seed(0)
+    shape, kw = SHAPES[family]
+    model = create_model(name, shape, **kw)
+    x = torch.randn(3, *shape)
+    out = model(x)
+    assert out.reconstruction.shape == x.shape
+    assert torch.isfinite(out.reconstruction).all() and torch.isfinite(out.aux_loss)
+    assert out.aux_loss.dim() == 0
+    if name.startswith("memae"):
+        assert out.weights is not None and out.weights.shape[:2] == (3, model.memory.num_slots)
+    else:
+        assert out.weights is None and model.memory is None
+    ((out.reconstruction - x) ** 2).mean().add(out.aux_loss).backward()
+    for pname, p in model.named_parameters():
+        assert p.grad is not None, f"{pname} got no gradient"
+        assert torch.isfinite(p.grad).all(), f"{pname} has a non-finite gradient"
+    model.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(model(x).reconstruction, model(x).reconstruction)
+
+
+def test_paper_architectures():
+    mnist = create_model("memae", (1, 28, 28))
+    assert mnist.latent_shape == (8, 3, 3) and mnist.memory.num_slots == 100
+    assert mnist.memory.dim == 72
+    cifar = create_model("memae", (3, 32, 32))
+    assert cifar.latent_shape == (256, 2, 2) and cifar.memory.num_slots == 500
+    kdd = create_model("memae", (118,))
+    assert kdd.memory.num_slots == 50 and kdd.memory.dim == 3
+    widths = [m.out_features for m in kdd.encoder if isinstance(m, torch.nn.Linear)]
+    assert widths == [60, 30, 10, 3]
+    video = create_model("memae", (1, 16, 64, 64))
+    assert video.latent_shape == (256, 2, 4, 4) and video.memory.num_slots == 2000
+    assert not video.flatten and video.memory.dim == 256
+
+
+def test_variants_are_configurations():
+    assert create_model("memae-nonspar", (5,)).memory.shrink_threshold == 0
+    assert create_model("memae-nonspar", (5,)).bottleneck.entropy_weight == 0
+    assert create_model("memae-noentropy", (5,)).memory.shrink_threshold == pytest.approx(1 / 50)
+    assert create_model("memae", (5,), mem_slots=10, similarity="cosine").memory.num_slots == 10
+    with pytest.raises(ValueError, match="fixes"):
+        create_model("memae-nonspar", (5,), shrink_threshold=0.1)
+    with pytest.raises(ValueError, match="unknown option"):
+        create_model("ae", (5,), hiden=(3,))
+    with pytest.raises(ValueError, match="unknown model"):
+        create_model("memea", (5,))
+
+
+def test_family_from_rank_and_odd_sizes():
+    assert [family_for(s) for s in [(4,), (1, 8, 8), (1, 2, 8, 8)]] == ["mlp", "conv2d", "conv3d"]
+    with pytest.raises(ValueError, match="rank"):
+        family_for((3, 4))
+    for shape in [(1, 27, 31), (3, 65, 64), (1, 7, 7)]:
+        m = create_model("ae", shape)
+        assert m(torch.randn(2, *shape)).reconstruction.shape == (2, *shape)
+    assert len(default_layers(3, 256, 256)) == 7  # three extra stride-2 layers down to 32
+
+
+def test_decode_memory_slots_shapes():
+    assert create_model("memae", (1, 28, 28)).decode_memory_slots().shape == (100, 1, 28, 28)
+    clip = create_model("memae", (1, 4, 16, 16), channels=(4, 4, 8, 8), mem_slots=6)
+    assert clip.decode_memory_slots().shape == (6, 1, 4, 16, 16)

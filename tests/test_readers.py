@@ -1,0 +1,131 @@
+import gzip
+import struct
+
+import h5py
+import numpy as np
+import pytest
+import scipy.io
+from PIL import Image
+
+from memae import InputError
+from memae.data.idx import is_idx, read_idx
+from memae.data.readers import read_data, read_labels
+
+
+def write_idx(path, arr, compress=False):
+    code = {np.uint8: 0x08, np.int32: 0x0C}[arr.dtype.type]
+    dtype = ">i4" if code == 0x0C else np.uint8
+    raw = bytes([0, 0, code, arr.ndim]) + struct.pack(f">{arr.ndim}I", *arr.shape)
+    raw += arr.astype(dtype).tobytes()
+    (gzip.open if compress else open)(path, "wb").write(raw)
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_idx_images_and_labels(tmp_path, compress):
+    imgs = np.arange(3 * 4 * 5, dtype=np.uint8).reshape(3, 4, 5)
+    write_idx(tmp_path / "img", imgs, compress)
+    write_idx(tmp_path / "lab", np.array([3, 1, 4], np.uint8), compress)
+    assert is_idx(tmp_path / "img")
+    np.testing.assert_array_equal(read_idx(tmp_path / "img"), imgs[:, None])
+    np.testing.assert_array_equal(read_data(tmp_path / "img").X, imgs[:, None])
+    np.testing.assert_array_equal(read_labels(tmp_path / "lab"), [3, 1, 4])
+
+
+def test_truncated_idx_is_refused(tmp_path):
+    write_idx(tmp_path / "img", np.zeros((3, 4, 4), np.uint8))
+    raw = (tmp_path / "img").read_bytes()
+    (tmp_path / "img").write_bytes(raw[:-5])
+    with pytest.raises(InputError, match="truncated"):
+        read_idx(tmp_path / "img")
+
+
+def test_real_mnist_idx_files(mnist_dir):
+    mnist = mnist_dir
+    X = read_idx(mnist / "t10k-images-idx3-ubyte.gz")
+    y = read_idx(mnist / "t10k-labels-idx1-ubyte.gz")
+    assert X.shape == (10000, 1, 28, 28) and X.dtype == np.uint8
+    assert y.shape == (10000,) and set(np.unique(y)) == set(range(10))
+
+
+def test_csv_with_header_and_label_column(tmp_path):
+    p = tmp_path / "t.csv"
+    p.write_text("a,b,target\n1,2,0\n3,4.5,1\n")
+    loaded = read_data(p, label_column="target")
+    np.testing.assert_array_equal(loaded.X, [[1, 2], [3, 4.5]])
+    np.testing.assert_array_equal(loaded.y, [0, 1])
+    assert read_data(p, label_column="-1").X.shape == (2, 2)
+    np.testing.assert_array_equal(read_labels(p, label_column="target"), [0, 1])
+
+
+def test_csv_problems_are_named(tmp_path):
+    p = tmp_path / "t.csv"
+    p.write_text("a,kind\n1,x\n2,y\n")
+    with pytest.raises(InputError, match="non-numeric column.*kind"):
+        read_data(p)
+    p.write_text("1,2\n3\n")
+    with pytest.raises(InputError, match="row 2 has 1 fields"):
+        read_data(p)
+    p.write_text("")
+    with pytest.raises(InputError, match="empty"):
+        read_data(p)
+    p.write_bytes(b"\xff\xfe\x00binary")
+    with pytest.raises(InputError, match="not a text table"):
+        read_data(p)
+    with pytest.raises(InputError, match="no column 'z'"):
+        p.write_text("a,b\n1,2\n")
+        read_data(p, label_column="z")
+
+
+def test_npy_npz_and_mat_files(tmp_path):
+    X = np.random.default_rng(0).random((5, 3))
+    np.save(tmp_path / "x.npy", X)
+    np.testing.assert_array_equal(read_data(tmp_path / "x.npy").X, X)
+    np.savez(tmp_path / "d.npz", X=X, y=np.arange(5))
+    loaded = read_data(tmp_path / "d.npz")
+    np.testing.assert_array_equal(loaded.y, np.arange(5))
+    np.savez(tmp_path / "two.npz", a=X, b=X)
+    with pytest.raises(InputError, match="pass --key"):
+        read_data(tmp_path / "two.npz")
+    assert read_data(tmp_path / "two.npz", key="b").X.shape == (5, 3)
+    scipy.io.savemat(tmp_path / "v5.mat", {"X": X, "y": np.ones((5, 1))})
+    loaded = read_data(tmp_path / "v5.mat")
+    assert loaded.X.shape == (5, 3) and loaded.y.shape == (5,)
+    with h5py.File(tmp_path / "v73.mat", "w") as f:  # v7.3 stores MATLAB's column-major transpose
+        f["X"] = X.T
+        f["y"] = np.ones((1, 5))
+    loaded = read_data(tmp_path / "v73.mat")
+    np.testing.assert_allclose(loaded.X, X)
+    assert loaded.y.shape == (5,)
+
+
+def test_unreadable_files_are_refused(tmp_path):
+    with pytest.raises(InputError, match="does not exist"):
+        read_data(tmp_path / "missing.npy")
+    (tmp_path / "bad.npy").write_bytes(b"garbage")
+    with pytest.raises(InputError, match="bad.npy"):
+        read_data(tmp_path / "bad.npy")
+    np.save(tmp_path / "obj.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    with pytest.raises(InputError, match="object arrays"):
+        read_data(tmp_path / "obj.npy")
+    (tmp_path / "x.xyz").write_text("1")
+    with pytest.raises(InputError, match="unknown data format"):
+        read_data(tmp_path / "x.xyz")
+
+
+def test_image_folder_with_class_subfolders(tmp_path):
+    for cls, value in (("good", 10), ("bad", 200)):
+        (tmp_path / cls).mkdir()
+        for i in range(2):
+            Image.fromarray(np.full((6, 8), value, np.uint8)).save(tmp_path / cls / f"{i}.png")
+    loaded = read_data(tmp_path)
+    assert loaded.X.shape == (4, 1, 6, 8)
+    assert sorted(loaded.y) == ["bad", "bad", "good", "good"]
+    assert loaded.ids[0] == "bad/0.png"
+    resized = read_data(tmp_path, image_size=(4, 4), color=True)
+    assert resized.X.shape == (4, 3, 4, 4)
+    Image.fromarray(np.zeros((5, 5), np.uint8)).save(tmp_path / "good" / "odd.png")
+    with pytest.raises(InputError, match="--image-size"):
+        read_data(tmp_path)
+    (tmp_path / "good" / "broken.png").write_bytes(b"not a png")
+    with pytest.raises(InputError, match="broken.png"):
+        read_data(tmp_path, image_size=(4, 4))
