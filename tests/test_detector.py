@@ -56,6 +56,12 @@ def test_detects_shifted_blobs_and_thresholds_without_labels(blobs):
     np.testing.assert_array_equal(det.score_samples(anomalies), det.decision_function(anomalies))
     usage = det.memory_usage_
     assert 0 < usage["slots_addressed"] <= 50 and usage["mean_nonzero_per_query"] > 0
+    w = det.addressing(normal)
+    assert w.shape == (len(normal), 50)
+    np.testing.assert_allclose(w.sum(1), 1, rtol=1e-5)
+    assert usage["slots_addressed"] == int((w > 0).any(0).sum())
+    with pytest.raises(InputError, match="no memory"):
+        small("ae", epochs=1).fit(normal).addressing(normal)
 
 
 def test_threshold_is_the_quantile_of_held_out_scores(blobs):

@@ -85,10 +85,14 @@ def run_demo(out: str | Path, cfg: DemoConfig) -> dict[str, float]:
         out / "reconstructions.png",
         title=f"6 normal ({cfg.digit}) then 6 anomalous digits: input, AE, MemAE",
     )
+    memae = detectors["memae"]
+    mass = memae.addressing(split.train).sum(axis=0)  # total weight each slot received
+    used = np.argsort(-mass)[: min(30, int((mass > 0).sum()))]
     image_grid(
-        detectors["memae"].decode_memory(),
+        memae.decode_memory()[used],
         out / "memory_slots.png",
-        title="MemAE memory slots, each decoded alone",
+        title=f"{int((mass > 0).sum())} of {len(mass)} slots addressed by the training digits; "
+        f"the {len(used)} most used, each decoded alone",
     )
     summary = {n: {k: v for k, v in r.items() if k != "scores"} for n, r in results.items()}
     summary["config"] = {

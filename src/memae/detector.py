@@ -196,6 +196,14 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
             [self.scaler_.inverse(out.reconstruction).cpu().numpy() for _, out in self._run(data)]
         )
 
+    def addressing(self, X: Any) -> np.ndarray:
+        """Memory addressing weights after shrinkage: (n, N) for a flat memory, (n, N, *S) per
+        location."""
+        data = self._samples(X)
+        if self.model_.memory is None:
+            raise InputError(f"model {self.model!r} has no memory")
+        return np.concatenate([out.weights.cpu().numpy() for _, out in self._run(data)])
+
     def decode_memory(self) -> np.ndarray:
         """Paper Fig. 3: every memory slot decoded on its own, in input units, (N, *shape)."""
         net = self._fitted("model_")

@@ -1,0 +1,97 @@
+"""Training and inference throughput of AE vs MemAE on the MNIST-size model, side by side.
+
+    python benchmarks/speed.py [--device cpu] [--rounds 5] [--out benchmarks/results/speed.json]
+
+Both models see the same batches of the embedded MNIST sample; rounds alternate AE and MemAE so
+that machine noise hits both alike. Reports samples/s (median over rounds) and the MemAE/AE time
+ratio (the paper: the memory costs little).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import time
+from datetime import date
+from pathlib import Path
+
+import torch
+
+import memae
+from memae.data.sample import load_mnist_sample
+from memae.models import create_model
+
+
+def throughput(model, x: torch.Tensor, batch: int, train: bool, steps: int) -> float:
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+    model.train(train)
+    n = 0
+    sync = torch.cuda.synchronize if x.is_cuda else (lambda: None)
+    sync()
+    start = time.perf_counter()
+    for i in range(steps):
+        xb = x[(i * batch) % (len(x) - batch):][:batch]
+        if train:
+            out = model(xb)
+            loss = ((out.reconstruction - xb) ** 2).mean() + out.aux_loss
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        else:
+            with torch.no_grad():
+                model(xb)
+        n += len(xb)
+    sync()
+    return n / (time.perf_counter() - start)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--train-steps", type=int, default=60)
+    ap.add_argument("--infer-steps", type=int, default=20)
+    ap.add_argument("--out", help="write the figures as JSON here")
+    args = ap.parse_args()
+    torch.manual_seed(0)
+    images, _ = load_mnist_sample()
+    x = torch.from_numpy(images).float().div(255).to(args.device)
+    models = {n: create_model(n, (1, 28, 28)).to(args.device) for n in ("ae", "memae")}
+    for m in models.values():  # warm-up
+        throughput(m, x, 64, True, 5)
+        throughput(m, x, 256, False, 3)
+    rates: dict[str, dict[str, list[float]]] = {n: {"train": [], "infer": []} for n in models}
+    for _ in range(args.rounds):
+        for name, m in models.items():
+            rates[name]["train"].append(throughput(m, x, 64, True, args.train_steps))
+            rates[name]["infer"].append(throughput(m, x, 256, False, args.infer_steps))
+    med = {n: {k: statistics.median(v) for k, v in r.items()} for n, r in rates.items()}
+    result = {
+        "date": date.today().isoformat(),
+        "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+        "device": str(args.device) + (f" ({torch.cuda.get_device_name()})"
+                                      if str(args.device).startswith("cuda") else ""),
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "memae": memae.__version__,
+        "train_batch": 64,
+        "infer_batch": 256,
+        "samples_per_s": med,
+        "time_ratio_memae_over_ae": {
+            k: med["ae"][k] / med["memae"][k] for k in ("train", "infer")
+        },
+    }
+    print(f"{'model':<6} {'train samples/s':>16} {'infer samples/s':>16}")
+    for n, r in med.items():
+        print(f"{n:<6} {r['train']:>16.0f} {r['infer']:>16.0f}")
+    ratio = result["time_ratio_memae_over_ae"]
+    print(f"time ratio MemAE/AE: train {ratio['train']:.3f}, inference {ratio['infer']:.3f}")
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
