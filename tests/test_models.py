@@ -44,10 +44,13 @@ def test_paper_architectures():
     assert mnist.memory.dim == 72
     cifar = create_model("memae", (3, 32, 32))
     assert cifar.latent_shape == (256, 2, 2) and cifar.memory.num_slots == 500
-    kdd = create_model("memae", (118,))
+    kdd = create_model("memae", (120,))  # the preset gives the paper's net for 120 inputs
     assert kdd.memory.num_slots == 50 and kdd.memory.dim == 3
     widths = [m.out_features for m in kdd.encoder if isinstance(m, torch.nn.Linear)]
     assert widths == [60, 30, 10, 3]
+    narrow = create_model("ae", (6,))
+    widths = [m.out_features for m in narrow.encoder if isinstance(m, torch.nn.Linear)]
+    assert widths == sorted(widths, reverse=True) and widths[-1] == 2
     video = create_model("memae", (1, 16, 64, 64))
     assert video.latent_shape == (256, 2, 4, 4) and video.memory.num_slots == 2000
     assert not video.flatten and video.memory.dim == 256

@@ -94,3 +94,33 @@ def score_histogram(
     ax.set(xlabel="anomaly score", ylabel="count", title=title)
     ax.legend()
     _save(fig, path)
+
+
+def heatmaps(
+    images: np.ndarray,
+    maps: np.ndarray,
+    masks: np.ndarray | None,
+    path: str | os.PathLike,
+    title: str = "",
+) -> None:
+    """Rows: image, error map over the image, ground-truth mask (if given); one column each."""
+    n_rows = 3 if masks is not None else 2
+    fig, axes = plt.subplots(
+        n_rows, len(images), figsize=(1.6 * len(images), 1.7 * n_rows), squeeze=False
+    )
+    for i, image in enumerate(images):
+        shown = _as_image(image)
+        cmap = "gray" if shown.ndim == 2 else None
+        axes[0, i].imshow(shown, cmap=cmap)
+        axes[1, i].imshow(shown, cmap=cmap)
+        axes[1, i].imshow(maps[i], cmap="jet", alpha=0.5)
+        if masks is not None:
+            axes[2, i].imshow(masks[i], cmap="gray", vmin=0, vmax=1)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    for r, name in enumerate(["image", "error", "mask"][:n_rows]):
+        axes[r, 0].set_ylabel(name, fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    _save(fig, path)

@@ -51,3 +51,42 @@ def one_class_split(
     order = rng.permutation(len(test))
     test, labels = test[order], labels[order]
     return OneClassSplit(X[train], X[test], labels, train, test)
+
+
+def standard_split(
+    train_X: np.ndarray,
+    train_y: np.ndarray,
+    test_X: np.ndarray,
+    test_y: np.ndarray,
+    normal_class: int,
+) -> OneClassSplit:
+    """The protocol of ARNet and most later work: train on the class's images of the official
+    training split; test on the whole official test set (anomaly = any other class)."""
+    train = np.flatnonzero(np.asarray(train_y) == normal_class)
+    if len(train) < 2:
+        raise InputError(f"class {normal_class} has {len(train)} training samples")
+    labels = (np.asarray(test_y) != normal_class).astype(int)
+    return OneClassSplit(train_X[train], test_X, labels, train, np.arange(len(test_X)))
+
+
+def kdd_split(labels: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """DAGMM / MemAE Table 3: a random 50/50 split of all rows; training uses only the normal
+    class (label 0) of the first half, testing all rows of the second half.
+    -> (train indices, test indices)."""
+    labels = np.asarray(labels)
+    order = np.random.default_rng(seed).permutation(len(labels))
+    half = len(labels) // 2
+    first, second = order[:half], order[half:]
+    return np.sort(first[labels[first] == 0]), np.sort(second)
+
+
+def inlier_split(
+    labels: np.ndarray, seed: int, train_share: float = 0.6
+) -> tuple[np.ndarray, np.ndarray]:
+    """ODDS suite: train on ``train_share`` of the inliers; test on the other inliers and every
+    outlier. -> (train indices, test indices)."""
+    labels = np.asarray(labels)
+    inliers = np.random.default_rng(seed).permutation(np.flatnonzero(labels == 0))
+    n_train = int(round(len(inliers) * train_share))
+    test = np.concatenate([inliers[n_train:], np.flatnonzero(labels != 0)])
+    return np.sort(inliers[:n_train]), np.sort(test)

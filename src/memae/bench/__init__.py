@@ -1,0 +1,1 @@
+"""Benchmarks reproducing the papers' tables: one module per table, shared result tables."""

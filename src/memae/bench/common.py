@@ -1,0 +1,57 @@
+"""What every benchmark shares: model specs and building the detector for one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..detector import MemAEDetector
+from ..errors import InputError
+from ..models import VARIANTS
+from .baselines import BASELINES, PYOD_REFERENCES, PyODReference
+
+
+def parse_model(spec: str) -> tuple[str, dict[str, Any]]:
+    """``memae`` or ``memae:similarity=cosine:mem_slots=200`` -> (name, options)."""
+    name, *pairs = spec.split(":")
+    known = [*BASELINES, *PYOD_REFERENCES, *VARIANTS]
+    if name not in known:
+        raise InputError(f"unknown model {name!r}; choose from {', '.join(known)}")
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise InputError(f"model option {pair!r} in {spec!r} is not key=value")
+        options[key] = _value(value)
+    return name, options
+
+
+def _value(text: str) -> Any:
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
+
+
+def make_detector(spec: str, seed: int, training: dict[str, Any], device: str) -> Any:
+    """A fresh, unfitted detector for ``spec``: a classic baseline, a PyOD reference, or a
+    ``MemAEDetector`` with the benchmark's ``training`` settings (spec options override them;
+    options that are not detector parameters go to ``model_options``)."""
+    name, options = parse_model(spec)
+    if name in BASELINES:
+        return BASELINES[name](random_state=seed, **options)
+    if name in PYOD_REFERENCES:
+        return PyODReference(name, random_state=seed, **options)
+    params = {**training, **options}
+    top = {k: v for k, v in params.items() if k in MemAEDetector._get_param_names()}
+    extra = {k: v for k, v in params.items() if k not in top}
+    model_options = {**(top.pop("model_options", None) or {}), **extra}
+    return MemAEDetector(
+        name, random_state=seed, device=device, **top, model_options=model_options or None
+    )
+
+
+def slug(spec: str) -> str:
+    """A file-name-safe form of a model spec."""
+    return spec.replace(":", "_").replace("=", "-")

@@ -1,0 +1,119 @@
+"""A resumable results table: one CSV row per finished run, rewritten atomically after each row,
+and its Markdown summary (mean +- std over seeds) with the protocol stamped in."""
+
+from __future__ import annotations
+
+import csv
+import io
+import statistics
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from ..errors import InputError
+from ..io import atomic_write_text
+
+
+class ResultsTable:
+    """Rows keyed by ``key`` columns; a row already in ``path`` is not recomputed."""
+
+    def __init__(self, path: str | Path, key: Sequence[str]) -> None:
+        self.path = Path(path)
+        self.key = tuple(key)
+        self.rows: list[dict[str, str]] = []
+        if self.path.exists():
+            try:
+                with open(self.path, newline="", encoding="utf-8") as fh:
+                    self.rows = list(csv.DictReader(fh))
+            except (OSError, UnicodeDecodeError, csv.Error) as exc:
+                raise InputError(f"cannot resume from {self.path}: {exc}") from None
+            if self.rows and not set(self.key) <= set(self.rows[0]):
+                raise InputError(f"{self.path} is not a results table of this benchmark")
+
+    def _key(self, row: dict[str, Any]) -> tuple[str, ...]:
+        return tuple(str(row[k]) for k in self.key)
+
+    def done(self, **key: Any) -> bool:
+        wanted = self._key(key)
+        return any(self._key(r) == wanted for r in self.rows)
+
+    def add(self, row: dict[str, Any]) -> None:
+        text = {k: _fmt(v) for k, v in row.items()}
+        self.rows = [r for r in self.rows if self._key(r) != self._key(text)] + [text]
+        columns: list[str] = []
+        for r in self.rows:
+            columns += [c for c in r if c not in columns]
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n", restval="")
+        writer.writeheader()
+        writer.writerows(self.rows)
+        atomic_write_text(self.path, buf.getvalue())
+
+    def select(self, **match: Any) -> list[dict[str, str]]:
+        return [r for r in self.rows if all(r.get(k) == str(v) for k, v in match.items())]
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+def mean_std(values: Sequence[float]) -> str:
+    if not values:
+        return ""
+    if len(values) == 1:
+        return f"{values[0]:.4f}"
+    return f"{statistics.mean(values):.4f} ± {statistics.stdev(values):.4f}"
+
+
+def per_class_markdown(
+    rows: list[dict[str, str]],
+    models: Sequence[str],
+    classes: Sequence[str],
+    metric: str = "auc",
+    class_field: str = "class",
+) -> str:
+    """Models x classes: mean over seeds per class, then the mean over classes as
+    mean ± std across seeds (each seed's class mean), and the number of seeds."""
+    head = ["model", *classes, "mean", "seeds"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for model in models:
+        mine = [r for r in rows if r["model"] == model]
+        if not mine:
+            continue
+        cells = []
+        for c in classes:
+            vals = [float(r[metric]) for r in mine if r[class_field] == str(c)]
+            cells.append(f"{statistics.mean(vals):.4f}" if vals else "")
+        seeds = sorted({r["seed"] for r in mine})
+        complete = [
+            s
+            for s in seeds
+            if {r[class_field] for r in mine if r["seed"] == s} >= set(map(str, classes))
+        ]
+        seed_means = [
+            statistics.mean(
+                float(r[metric])
+                for r in mine
+                if r["seed"] == s and r[class_field] in set(map(str, classes))
+            )
+            for s in complete
+        ]
+        lines.append(
+            "| "
+            + " | ".join(
+                [model, *cells, mean_std(seed_means) or "(incomplete)", str(len(complete))]
+            )
+            + " |"
+        )
+    return "\n".join(lines)
+
+
+def stamp(title: str, settings: dict[str, Any]) -> str:
+    """The header of a results.md: what ran, how, with which version, when."""
+    lines = [f"# {title}", "", f"memae {__version__}, {date.today().isoformat()}", ""]
+    lines += [f"- **{k}**: {v}" for k, v in settings.items()]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,175 @@
+import pickle
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from memae import InputError
+from memae.bench.image import ImageBench, parse_model, run
+from memae.data.cifar import load_cifar10, load_cifar100
+from memae.data.images import load_image_dataset
+from memae.data.mvtec import load_mvtec
+from memae.data.protocols import standard_split
+
+
+def write_cifar10(root, n=20):
+    rng = np.random.default_rng(0)
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        batch = {
+            b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
+            b"labels": list(rng.integers(0, 10, n)),
+            b"batch_label": name.encode(),
+        }
+        with open(folder / name, "wb") as fh:
+            pickle.dump(batch, fh, protocol=2)
+
+
+def test_cifar10_batches_in_the_official_layout(tmp_path):
+    write_cifar10(tmp_path)
+    Xtr, ytr, Xte, yte = load_cifar10(tmp_path)
+    assert Xtr.shape == (100, 3, 32, 32) and Xte.shape == (20, 3, 32, 32)
+    assert ytr.shape == (100,) and Xtr.dtype == np.uint8
+    data = load_image_dataset("cifar10", tmp_path)
+    assert data.classes[0] == "airplane" and data.all()[0].shape == (120, 3, 32, 32)
+
+
+def test_cifar100_superclasses(tmp_path):
+    rng = np.random.default_rng(0)
+    for name, n in (("train", 30), ("test", 10)):
+        batch = {
+            b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
+            b"fine_labels": list(rng.integers(0, 100, n)),
+            b"coarse_labels": list(rng.integers(0, 20, n)),
+        }
+        with open(tmp_path / name, "wb") as fh:
+            pickle.dump(batch, fh)
+    Xtr, ytr, Xte, yte = load_cifar100(tmp_path)
+    assert Xtr.shape == (30, 3, 32, 32) and ytr.max() < 20
+
+
+def test_cifar_reader_refuses_code_in_pickles(tmp_path):
+    write_cifar10(tmp_path)
+
+    class Evil:
+        def __reduce__(self):
+            return (print, ("owned",))
+
+    with open(tmp_path / "cifar-10-batches-py" / "test_batch", "wb") as fh:
+        pickle.dump({b"data": Evil()}, fh)
+    with pytest.raises(InputError, match="refusing to load builtins.print"):
+        load_cifar10(tmp_path)
+
+
+def make_mvtec(root, size=16):
+    rng = np.random.default_rng(0)
+    for sub in ("train/good", "test/good", "test/scratch", "ground_truth/scratch"):
+        (root / sub).mkdir(parents=True)
+
+    def image(defect):
+        a = (rng.random((size, size, 3)) * 40 + 100).astype(np.uint8)
+        mask = np.zeros((size, size), np.uint8)
+        if defect:
+            a[4:8, 4:8] = 255
+            mask[4:8, 4:8] = 255
+        return a, mask
+
+    for i in range(12):
+        Image.fromarray(image(False)[0]).save(root / "train/good" / f"{i:03d}.png")
+    for i in range(4):
+        Image.fromarray(image(False)[0]).save(root / "test/good" / f"{i:03d}.png")
+        a, m = image(True)
+        Image.fromarray(a).save(root / "test/scratch" / f"{i:03d}.png")
+        Image.fromarray(m).save(root / "ground_truth/scratch" / f"{i:03d}_mask.png")
+    return root
+
+
+def test_mvtec_layout_with_masks(tmp_path):
+    cat = load_mvtec(make_mvtec(tmp_path / "bottle"), image_size=(16, 16))
+    assert cat.train.shape == (12, 3, 16, 16) and cat.test.shape == (8, 3, 16, 16)
+    assert cat.labels.tolist() == [0] * 4 + [1] * 4
+    assert cat.masks.shape == (8, 16, 16) and cat.masks[4:].sum() == 4 * 16
+    assert not cat.masks[:4].any()
+    (tmp_path / "bottle/ground_truth/scratch/000_mask.png").unlink()
+    with pytest.raises(InputError, match="missing ground-truth mask"):
+        load_mvtec(tmp_path / "bottle", image_size=(16, 16))
+
+
+def test_standard_protocol():
+    ytr, yte = np.array([0, 1, 0, 2, 0]), np.array([0, 1, 2, 0])
+    Xtr, Xte = np.arange(5)[:, None], np.arange(4)[:, None] + 10
+    s = standard_split(Xtr, ytr, Xte, yte, 0)
+    assert s.train[:, 0].tolist() == [0, 2, 4]
+    assert s.test_labels.tolist() == [0, 1, 1, 0] and len(s.test) == 4
+
+
+def test_model_specs():
+    assert parse_model("memae:similarity=cosine:temperature=0.05") == (
+        "memae",
+        {"similarity": "cosine", "temperature": 0.05},
+    )
+    with pytest.raises(InputError, match="unknown model"):
+        parse_model("memea")
+    with pytest.raises(InputError, match="key=value"):
+        parse_model("memae:cosine")
+
+
+def test_bench_end_to_end_on_a_folder_and_resumes(tmp_path):
+    rng = np.random.default_rng(0)
+    for cls, value in (("a", 40), ("b", 200), ("c", 120)):
+        (tmp_path / "data" / cls).mkdir(parents=True)
+        for i in range(15):
+            img = np.clip(rng.normal(value, 20, (8, 8)), 0, 255).astype(np.uint8)
+            Image.fromarray(img).save(tmp_path / "data" / cls / f"{i}.png")
+    bench = ImageBench(
+        "folder",
+        tmp_path / "data",
+        tmp_path / "out",
+        classes=[0, 1],
+        models=["ocsvm", "kde", "ae", "memae"],
+        seeds=[0, 1],
+        epochs=2,
+    )
+    table = run(bench)
+    assert len(table.rows) == 2 * 2 * 4
+    csv_text = (tmp_path / "out" / "results.csv").read_text()
+    assert csv_text.startswith("dataset,protocol,class,seed,model")
+    for col in ("dataset", "protocol", "model", "class", "seed", "auc"):
+        assert col in csv_text.splitlines()[0].split(",")
+    md = (tmp_path / "out" / "results.md").read_text()
+    assert "| memae |" in md and "± " in md
+    figures = tmp_path / "out" / "figures"
+    for name in (
+        "roc_class0.png",
+        "reconstructions_class0.png",
+        "memory_memae_class0.png",
+        "hist_memae_class1.png",
+    ):
+        assert (figures / name).stat().st_size > 3000, name
+    before = csv_text
+    run(bench)  # resumes: nothing recomputed
+    assert (tmp_path / "out" / "results.csv").read_text() == before
+
+
+def test_bench_on_mvtec_reports_pixel_auc(tmp_path):
+    bench = ImageBench(
+        "mvtec",
+        make_mvtec(tmp_path / "bottle"),
+        tmp_path / "out",
+        models=["ae"],
+        seeds=[0],
+        epochs=2,
+        image_size=(16, 16),
+    )
+    row = run(bench).rows[0]
+    assert 0 <= float(row["pixel_auc"]) <= 1 and row["n_anomalies"] == "4"
+    assert (tmp_path / "out" / "figures" / "heatmaps_ae.png").stat().st_size > 3000
+    assert "Pixel AUC" in (tmp_path / "out" / "results.md").read_text()
+
+
+def test_bench_refuses_bad_settings(tmp_path):
+    with pytest.raises(InputError, match="unknown dataset"):
+        run(ImageBench("svhn", tmp_path, tmp_path / "o"))
+    with pytest.raises(InputError, match="does not exist"):
+        run(ImageBench("mnist", tmp_path / "nope", tmp_path / "o"))

@@ -1,0 +1,189 @@
+import gzip
+
+import h5py
+import numpy as np
+import pytest
+import scipy.io
+
+from memae import InputError, MemAEDetector
+from memae.bench.baselines import pyod_available
+from memae.bench.tabular import TabularBench, run
+from memae.data.protocols import inlier_split, kdd_split
+from memae.data.tabular import read_kddcup_npz, read_kddcup_raw, read_odds
+from memae.metrics import top_fraction_threshold
+
+
+def kdd_line(rng, label):
+    nums = [str(round(v, 2)) for v in rng.random(38) * (3 if label == "normal." else 1)]
+    proto = rng.choice(["tcp", "udp", "icmp"])
+    service = rng.choice(["http", "smtp", "ftp", "ecr_i"])
+    flag = rng.choice(["SF", "S0"])
+    return ",".join([nums[0], proto, service, flag, *nums[1:], label])
+
+
+def write_kdd(folder, n=400):
+    rng = np.random.default_rng(0)
+    folder.mkdir(parents=True, exist_ok=True)
+    labels = ["normal." if i % 5 == 0 else "smurf." for i in range(n)]
+    text = "\n".join(kdd_line(rng, lab) for lab in labels) + "\n"
+    with gzip.open(folder / "kddcup.data_10_percent.gz", "wt") as fh:
+        fh.write(text)
+    data = read_kddcup_raw(folder / "kddcup.data_10_percent.gz")
+    np.savez(folder / "kdd_cup.npz", kdd=np.hstack([data.X, data.y[:, None]]))
+    return folder
+
+
+def test_kdd_raw_reader_one_hot_width_and_labels(tmp_path):
+    data = read_kddcup_raw(write_kdd(tmp_path / "kdd") / "kddcup.data_10_percent.gz")
+    n_cats = 3 + 4 + 2
+    assert data.X.shape == (400, 38 + n_cats)
+    assert data.y.sum() == 80  # "normal." records are the anomalies of this protocol
+    proto = [i for i, c in enumerate(data.columns) if c.startswith("protocol_type=")]
+    assert (data.X[:, proto].sum(1) == 1).all()
+    npz = read_kddcup_npz(tmp_path / "kdd" / "kdd_cup.npz")
+    np.testing.assert_array_equal(npz.X, data.X)
+
+
+def test_kdd_reader_errors(tmp_path):
+    (tmp_path / "k.gz").write_bytes(gzip.compress(b"1,tcp,http\n"))
+    with pytest.raises(InputError, match="3 fields"):
+        read_kddcup_raw(tmp_path / "k.gz")
+    (tmp_path / "bad.gz").write_bytes(b"not gzip at all")
+    with pytest.raises(InputError, match="cannot read"):
+        read_kddcup_raw(tmp_path / "bad.gz")
+
+
+def test_real_kdd_width_is_118():
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "shared/data/kddcup99/kdd_cup.npz"
+    if not path.exists():
+        pytest.skip(f"benchmark data {path} is absent (see ../shared/data/README.md)")
+    data = read_kddcup_npz(path)
+    assert data.X.shape == (494021, 118) and data.y.sum() == 97278
+
+
+def test_kdd_split_trains_on_the_normal_class_of_one_half():
+    y = np.r_[np.zeros(800, int), np.ones(200, int)]
+    train, test = kdd_split(y, seed=3)
+    assert len(test) == 500 and not set(train) & set(test)
+    assert (y[train] == 0).all() and 350 < len(train) < 450
+    assert 0 < y[test].mean() < 0.3
+    again, _ = kdd_split(y, seed=3)
+    np.testing.assert_array_equal(train, again)
+
+
+def test_top_20_percent_are_flagged():
+    scores = np.random.default_rng(0).random(1000)
+    assert (scores > top_fraction_threshold(scores, 0.2)).sum() == 200
+
+
+def test_inlier_split():
+    y = np.r_[np.zeros(100, int), np.ones(10, int)]
+    train, test = inlier_split(y, seed=0)
+    assert len(train) == 60 and (y[train] == 0).all()
+    assert len(test) == 50 and y[test].sum() == 10
+
+
+def test_scaling_is_fitted_on_training_rows_only():
+    train = np.array([[0.0, 10.0], [1.0, 20.0], [0.5, 15.0]])
+    det = MemAEDetector("ae", epochs=1, validation_fraction=0, random_state=0).fit(train)
+    np.testing.assert_allclose(det.scaler_.offset.numpy(), [0, 10])
+    np.testing.assert_allclose(det.scaler_.scale.numpy(), [1, 0.1], rtol=1e-6)
+
+
+def write_odds(folder):
+    rng = np.random.default_rng(0)
+    folder.mkdir()
+    X = np.r_[rng.normal(0, 1, (80, 4)), rng.normal(4, 1, (8, 4))]
+    y = np.r_[np.zeros(80), np.ones(8)][:, None]
+    scipy.io.savemat(folder / "small.mat", {"X": X, "y": y})
+    with h5py.File(folder / "v73.mat", "w") as f:
+        f["X"] = X[:, :3].T
+        f["y"] = y.T
+    return folder
+
+
+def test_odds_reader(tmp_path):
+    data = read_odds(write_odds(tmp_path / "odds") / "v73.mat")
+    assert data.X.shape == (88, 3) and data.y.sum() == 8
+
+
+def test_bench_kdd_end_to_end_and_resume(tmp_path):
+    bench = TabularBench(
+        write_kdd(tmp_path / "kdd"),
+        tmp_path / "out",
+        dataset="kddcup99",
+        models=["ocsvm", "ae", "memae"],
+        runs=2,
+        epochs=2,
+        batch_size=64,
+    )
+    table = run(bench)
+    assert len(table.rows) == 2 * 2 * 3  # sources x runs x models
+    header = (tmp_path / "out" / "results.csv").read_text().splitlines()[0].split(",")
+    for col in ("dataset", "model", "run", "precision", "recall", "f1", "auc"):
+        assert col in header
+    md = (tmp_path / "out" / "results.md").read_text()
+    assert "## raw" in md and "## npz" in md and "| memae |" in md
+    before = (tmp_path / "out" / "results.csv").read_text()
+    run(bench)
+    assert (tmp_path / "out" / "results.csv").read_text() == before
+
+
+def test_bench_odds_end_to_end(tmp_path):
+    bench = TabularBench(
+        write_odds(tmp_path / "odds"),
+        tmp_path / "out",
+        suite="odds",
+        models=["ae", "memae"],
+        seeds=[0, 1],
+        epochs=2,
+    )
+    table = run(bench)
+    assert len(table.rows) == 2 * 2 * 2
+    assert {"dataset", "model", "seed", "auc"} <= set(table.rows[0])
+    assert "| **mean** |" in (tmp_path / "out" / "results.md").read_text()
+
+
+def test_bench_tabular_errors(tmp_path):
+    with pytest.raises(InputError, match="either"):
+        run(TabularBench(tmp_path, tmp_path / "o"))
+    with pytest.raises(InputError, match="no ODDS"):
+        run(TabularBench(tmp_path, tmp_path / "o", suite="odds"))
+
+
+@pytest.mark.skipif(not pyod_available(), reason="PyOD is not installed (pip install memae[pyod])")
+class TestPyOD:
+    def test_contract(self):
+        from pyod.models.base import BaseDetector
+
+        from memae.pyod import MemAE
+
+        rng = np.random.default_rng(0)
+        X = np.r_[rng.normal(0, 1, (180, 5)), rng.normal(5, 1, (20, 5))]
+        det = MemAE(contamination=0.1, epochs=5, random_state=0)
+        assert isinstance(det, BaseDetector) and det.get_params()["epochs"] == 5
+        det.fit(X)
+        assert det.decision_scores_.shape == (200,)
+        assert det.threshold_ == pytest.approx(np.percentile(det.decision_scores_, 90))
+        assert det.labels_.sum() == 20
+        np.testing.assert_array_equal(det.predict(X), det.labels_)
+        proba = det.predict_proba(X)
+        assert proba.shape == (200, 2) and np.allclose(proba.sum(1), 1)
+        assert det.predict_confidence(X).shape == (200,)
+        assert det.labels_[180:].mean() > 0.8
+
+    def test_combination_utilities(self):
+        from pyod.models.combination import average
+        from pyod.models.iforest import IForest
+        from pyod.utils.utility import standardizer
+
+        from memae.pyod import MemAE
+
+        rng = np.random.default_rng(1)
+        X = np.r_[rng.normal(0, 1, (150, 4)), rng.normal(5, 1, (15, 4))]
+        dets = [MemAE(epochs=3, random_state=0), IForest(random_state=0)]
+        scores = np.column_stack([d.fit(X).decision_function(X) for d in dets])
+        combined = average(standardizer(scores))
+        assert combined.shape == (165,) and combined[150:].mean() > combined[:150].mean()
