@@ -175,3 +175,51 @@ def test_demo_smoke(tmp_path, capsys):
         assert (tmp_path / "demo" / name).stat().st_size > 5000
     results = json.loads((tmp_path / "demo" / "results.json").read_text())
     assert 0 <= results["memae"]["auc"] <= 1
+
+
+def test_one_hot_tables_keep_their_encoding_for_scoring(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    kinds = np.array(["web", "mail", "ftp"])
+    rows = [f"{v:.3f},{kinds[i % 3]}" for i, v in enumerate(rng.normal(0, 1, 60))]
+    (tmp_path / "train.csv").write_text("value,kind\n" + "\n".join(rows) + "\n")
+    (tmp_path / "test.csv").write_text("kind,value\nweb,0.1\ntelnet,0.2\n")  # other order, new kind
+    code, _, err = run(
+        capsys, "train", tmp_path / "train.csv", "--out", tmp_path / "m", "--epochs", 1, "--quiet"
+    )
+    assert code != 0 and "--one-hot" in err
+    code, _, err = run(
+        capsys,
+        "train",
+        tmp_path / "train.csv",
+        "--out",
+        tmp_path / "m",
+        "--epochs",
+        1,
+        "--quiet",
+        "--one-hot",
+    )
+    assert code == 0, err
+    enc = json.loads((tmp_path / "m" / "table_encoding.json").read_text())
+    assert enc["columns"][1] == {"name": "kind", "categories": ["ftp", "mail", "web"]}
+    code, _, err = run(
+        capsys,
+        "score",
+        tmp_path / "test.csv",
+        "--model",
+        tmp_path / "m",
+        "--out",
+        tmp_path / "s.csv",
+    )
+    assert code == 0, err
+    assert len((tmp_path / "s.csv").read_text().splitlines()) == 3
+    (tmp_path / "bad.csv").write_text("value\n1\n")
+    code, _, err = run(
+        capsys,
+        "score",
+        tmp_path / "bad.csv",
+        "--model",
+        tmp_path / "m",
+        "--out",
+        tmp_path / "s2.csv",
+    )
+    assert code != 0 and "no column 'kind'" in err

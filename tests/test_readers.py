@@ -129,3 +129,17 @@ def test_image_folder_with_class_subfolders(tmp_path):
     (tmp_path / "good" / "broken.png").write_bytes(b"not a png")
     with pytest.raises(InputError, match="broken.png"):
         read_data(tmp_path, image_size=(4, 4))
+
+
+def test_parquet_table_with_categories(tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"x": [1.0, 2.0, None], "kind": ["a", "b", "a"], "y": [0, 1, 0]}),
+                   tmp_path / "t.parquet")
+    with pytest.raises(InputError, match="one-hot"):
+        read_data(tmp_path / "t.parquet", label_column="y")
+    loaded = read_data(tmp_path / "t.parquet", label_column="y", one_hot=True)
+    assert loaded.X.shape == (3, 3) and np.isnan(loaded.X[2, 0])
+    np.testing.assert_array_equal(loaded.X[:, 1:], [[1, 0], [0, 1], [1, 0]])
+    np.testing.assert_array_equal(loaded.y, [0, 1, 0])

@@ -58,6 +58,14 @@ def _add_data_options(p: argparse.ArgumentParser) -> None:
         default=None,
         help="read folder images as RGB (--color) or grayscale (--no-color)",
     )
+    g.add_argument(
+        "--one-hot",
+        action="store_true",
+        help="one-hot encode non-numeric table columns (train; score reuses the model's encoding)",
+    )
+
+
+TABLE_ENCODING = "table_encoding.json"  # saved beside the model by `train --one-hot`
 
 
 def _read(args: argparse.Namespace, path: str, **override) -> Loaded:
@@ -66,6 +74,7 @@ def _read(args: argparse.Namespace, path: str, **override) -> Loaded:
         "label_column": args.label_column,
         "image_size": args.image_size,
         "color": args.color,
+        "one_hot": args.one_hot,
         **override,
     }
     return read_data(path, **opts)
@@ -112,6 +121,10 @@ def cmd_train(args: argparse.Namespace) -> None:
         verbose=0 if args.quiet else 1,
     ).fit(X)
     det.save(out)
+    if args.one_hot and data.encoding is not None:
+        atomic_write_text(out / TABLE_ENCODING, json.dumps(data.encoding, indent=1) + "\n")
+    elif (out / TABLE_ENCODING).exists():
+        (out / TABLE_ENCODING).unlink()
     usage = det.memory_usage_
     extra = (
         (
@@ -133,6 +146,12 @@ def cmd_score(args: argparse.Namespace) -> None:
     override = {}
     if len(shape) == 3 and Path(args.data).is_dir():  # folder images take the model's size
         override = {"image_size": args.image_size or shape[1:], "color": shape[0] == 3}
+    encoding_file = Path(args.model) / TABLE_ENCODING
+    if encoding_file.exists():  # encode the table's columns as at training
+        try:
+            override["encoding"] = json.loads(encoding_file.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise InputError(f"{encoding_file} is corrupt: {exc}") from None
     data = _read(args, args.data, **override)
     scores = det.decision_function(data.X)
     threshold = det.threshold_ if args.threshold is None else args.threshold

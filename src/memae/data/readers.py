@@ -27,6 +27,7 @@ class Loaded:
     X: np.ndarray
     y: np.ndarray | None = None
     ids: list[str] | None = None
+    encoding: dict | None = None  # how a table's columns were encoded (see read_table)
 
 
 def read_data(
@@ -36,10 +37,13 @@ def read_data(
     label_column: str | None = None,
     image_size: tuple[int, int] | None = None,
     color: bool | None = None,
+    one_hot: bool = False,
+    encoding: dict | None = None,
 ) -> Loaded:
     """Dispatch on the file type. ``key`` picks an array in .npz/.mat; ``label_column`` a CSV
     column (name or 0-based index) holding labels; ``image_size`` (h, w) resizes folder images;
-    ``color`` forces RGB (True) or grayscale (False) for folders."""
+    ``color`` forces RGB (True) or grayscale (False) for folders; ``one_hot`` and
+    ``encoding`` are for tables with categorical columns (see ``read_table``)."""
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path} does not exist")
@@ -51,8 +55,8 @@ def read_data(
             return Loaded(_npy(path))
         if suffix == ".npz":
             return _npz(path, key)
-        if suffix in (".csv", ".tsv", ".txt"):
-            return read_table(path, label_column)
+        if suffix in (".csv", ".tsv", ".txt", ".parquet"):
+            return read_table(path, label_column, one_hot=one_hot, encoding=encoding)
         if suffix == ".mat":
             return _mat(path, key)
         if is_idx(path):
@@ -60,7 +64,8 @@ def read_data(
     except (OSError, EOFError, zipfile.BadZipFile) as exc:
         raise InputError(f"cannot read {path}: {exc}") from None
     raise InputError(
-        f"{path}: unknown data format; use .npy, .npz, .csv, .mat, MNIST IDX or an image folder"
+        f"{path}: unknown data format; use .npy, .npz, .csv, .parquet, .mat, MNIST IDX or an "
+        "image folder"
     )
 
 
@@ -87,8 +92,81 @@ def read_labels(
     return labels
 
 
-def read_table(path: Path, label_column: str | None = None, labels_only: bool = False) -> Loaded:
-    """Numeric CSV/TSV with an optional header row; ``label_column`` is split off as labels."""
+def read_table(
+    path: Path,
+    label_column: str | None = None,
+    labels_only: bool = False,
+    one_hot: bool = False,
+    encoding: dict | None = None,
+) -> Loaded:
+    """CSV/TSV (optional header row) or Parquet; ``label_column`` is split off as labels.
+
+    Non-numeric columns are refused unless ``one_hot``: then each becomes one 0/1 column per
+    category seen here, and ``Loaded.encoding`` records the columns and categories so that
+    other files can be encoded the same way (``encoding=``; unseen categories give all zeros).
+    """
+    names, rows, has_header = _table_rows(path)
+    width = len(names)
+    label_idx = None
+    if label_column is not None:
+        label_idx = _column_index(path, names, label_column, has_header)
+    y = None
+    if label_idx is not None:
+        col = [r[label_idx] for r in rows]
+        y = np.array([float(v) for v in col]) if all(_is_number(v) for v in col) else np.array(col)
+        if labels_only:
+            return Loaded(np.empty((len(rows), 0)), y)
+    keep = [i for i in range(width) if i != label_idx]
+    if encoding is None:
+        categorical = [i for i in keep if not all(_is_number(r[i]) for r in rows)]
+        if categorical and not one_hot:
+            raise InputError(
+                f"{path}: non-numeric column(s) {', '.join(names[i] for i in categorical[:5])}; "
+                "pass --one-hot to encode them, or --label-column if it holds labels"
+            )
+        encoding = {
+            "columns": [
+                {
+                    "name": names[i],
+                    "categories": sorted({r[i] for r in rows}) if i in categorical else None,
+                }
+                for i in keep
+            ]
+        }
+    blocks = []
+    for spec in encoding["columns"]:
+        if spec["name"] not in names:
+            raise InputError(f"{path} has no column {spec['name']!r} that the model was trained on")
+        i = names.index(spec["name"])
+        col = [r[i] for r in rows]
+        if spec["categories"] is None:
+            if not all(_is_number(v) for v in col):
+                raise InputError(f"{path}: column {spec['name']!r} must be numeric")
+            blocks.append(np.array([[float(v) if v.strip() else np.nan] for v in col]))
+        else:
+            cats = np.array(spec["categories"], dtype=object)
+            blocks.append((np.array(col, dtype=object)[:, None] == cats[None]).astype(float))
+    X = np.hstack(blocks) if blocks else np.empty((len(rows), 0))
+    return Loaded(X, y, encoding=encoding)
+
+
+def _table_rows(path: Path) -> tuple[list[str], list[list[str]], bool]:
+    """-> column names, rows of strings, whether the file had a header."""
+    if path.suffix.lower() == ".parquet":
+        try:
+            import pyarrow.parquet as pq
+        except ImportError:
+            raise InputError("reading Parquet needs pyarrow: pip install pyarrow") from None
+        try:
+            columns = pq.read_table(path).to_pydict()
+        except (OSError, ValueError) as exc:
+            raise InputError(f"cannot read Parquet file {path}: {exc}") from None
+        names = list(columns)
+        text = [["" if v is None else str(v) for v in columns[n]] for n in names]
+        rows = [list(r) for r in zip(*text, strict=True)]
+        if not rows:
+            raise InputError(f"{path} has no rows")
+        return names, rows, True
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
     try:
         with open(path, newline="", encoding="utf-8") as fh:
@@ -108,25 +186,7 @@ def read_table(path: Path, label_column: str | None = None, labels_only: bool = 
         raise InputError(
             f"{path}: row {ragged + 1} has {len(rows[ragged])} fields, expected {width}"
         )
-    names = header or [str(i) for i in range(width)]
-    label_idx = None
-    if label_column is not None:
-        label_idx = _column_index(path, names, label_column, header is not None)
-    y = None
-    if label_idx is not None:
-        col = [r[label_idx] for r in rows]
-        y = np.array([float(v) for v in col]) if all(_is_number(v) for v in col) else np.array(col)
-        if labels_only:
-            return Loaded(np.empty((len(rows), 0)), y)
-    keep = [i for i in range(width) if i != label_idx]
-    bad = [names[i] for i in keep if not all(_is_number(r[i]) for r in rows)]
-    if bad:
-        raise InputError(
-            f"{path}: non-numeric column(s) {', '.join(bad[:5])}; encode them or pass the label "
-            "column with --label-column"
-        )
-    X = np.array([[float(r[i]) if r[i].strip() else np.nan for i in keep] for r in rows])
-    return Loaded(X, y)
+    return header or [str(i) for i in range(width)], rows, header is not None
 
 
 def read_image_folder(
