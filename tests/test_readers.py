@@ -135,8 +135,10 @@ def test_parquet_table_with_categories(tmp_path):
     pa = pytest.importorskip("pyarrow")
     import pyarrow.parquet as pq
 
-    pq.write_table(pa.table({"x": [1.0, 2.0, None], "kind": ["a", "b", "a"], "y": [0, 1, 0]}),
-                   tmp_path / "t.parquet")
+    pq.write_table(
+        pa.table({"x": [1.0, 2.0, None], "kind": ["a", "b", "a"], "y": [0, 1, 0]}),
+        tmp_path / "t.parquet",
+    )
     with pytest.raises(InputError, match="one-hot"):
         read_data(tmp_path / "t.parquet", label_column="y")
     loaded = read_data(tmp_path / "t.parquet", label_column="y", one_hot=True)

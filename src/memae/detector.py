@@ -158,6 +158,15 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
         self.model_, self.scaler_, self.input_shape_ = net, scaler, tuple(data.shape)
         self.seed_ = seed
 
+        if net.normalize_views:  # ARNet option: each view's error relative to its training mean
+            per_view = torch.cat(
+                [
+                    sample_scores(e.flatten(0, 1)).reshape(e.shape[0], -1)
+                    for e, _ in self._run(data, per_view=True)
+                ],
+                dim=1,
+            )
+            net.view_weights.copy_(1.0 / per_view.mean(1).clamp_min(1e-12))
         meter = UsageMeter(net.memory.num_slots) if net.memory is not None else None
         scores = self._score(data, meter=meter)
         self.memory_usage_ = meter.summary() if meter else None
@@ -335,15 +344,23 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
         return data
 
     @torch.no_grad()
-    def _run(self, data: Samples) -> Iterator[tuple[Tensor, ModelOutput]]:
-        """Yield (squared error, model output) per inference batch, in order."""
+    def _run(self, data: Samples, per_view: bool = False) -> Iterator[tuple[Tensor, ModelOutput]]:
+        """Yield (squared error, model output of the first view) per inference batch, in order.
+
+        The error is averaged over the model's views (ARNet's erased inputs; one view
+        otherwise), each weighted by ``view_weights``; ``per_view`` stacks them unweighted
+        instead: (V, B, *shape)."""
         net: Autoencoder = self.model_
         net.eval()
         device = next(net.parameters()).device
         for batch in data.batches(batch_size=self.inference_batch_size):
             x = self.scaler_(batch.to(device))
-            out = net(x)
-            yield squared_error(x, out.reconstruction), out
+            outs = [net(v) for v in net.views(x)]
+            errs = torch.stack([squared_error(x, o.reconstruction) for o in outs])
+            if not per_view:
+                w = net.view_weights.reshape(-1, *([1] * x.dim()))
+                errs = (errs * w).mean(0)
+            yield errs, outs[0]
 
     def _score(self, data: Samples, meter: UsageMeter | None = None) -> np.ndarray:
         parts = []

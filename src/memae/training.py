@@ -38,8 +38,11 @@ class TrainHistory:
 
 
 def reconstruction_loss(model: Autoencoder, x: Tensor) -> tuple[Tensor, Tensor]:
-    out = model(x)
-    rec = torch.mean((out.reconstruction - x) ** 2)
+    """Mean squared error of the output against the target (x, or the original of an erased x
+    for restoring models) and the model's auxiliary loss."""
+    inputs, target = model.training_pair(x)
+    out = model(inputs)
+    rec = torch.mean((out.reconstruction - target) ** 2)
     return rec, out.aux_loss
 
 

@@ -32,7 +32,7 @@ from .results import ResultsTable, per_class_markdown, stamp
 log = logging.getLogger(__name__)
 
 IMAGE_DATASETS = (*DATASETS, "mvtec")
-ALL_MODELS = ("ocsvm", "kde", "vae", "ae", "ae-l1", "memae-nonspar", "memae")
+ALL_MODELS = ("ocsvm", "kde", "vae", "ae", "ae-l1", "memae-nonspar", "memae", "arnet", "arnet-mem")
 KEY = ("dataset", "protocol", "model", "class", "seed")
 
 # Deep-model training per dataset (the paper gives lr 1e-4 but no epochs for images; these are
@@ -288,7 +288,7 @@ def _model_figures(task: Task, fitted: dict[str, Any], folder: Path) -> None:
     rows |= {
         spec: list(det.reconstruct(shown))
         for spec, det in fitted.items()
-        if spec.split(":")[0] in ("ae", "memae")
+        if spec.split(":")[0] in ("ae", "memae", "arnet", "arnet-mem")
     }
     if len(rows) > 1:
         plots.image_rows(

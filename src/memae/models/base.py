@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from ..erasure import parse_eraser
 from ..memory import Memory, addressing_entropy
 
 
@@ -89,37 +90,74 @@ class GaussianBottleneck(Bottleneck):
 
 
 class Autoencoder(nn.Module):
-    """encoder -> [flatten] -> bottleneck -> [unflatten] -> decoder."""
+    """encoder -> [flatten] -> bottleneck -> [unflatten] -> decoder.
 
-    def __init__(self, backbone: Backbone, bottleneck: Bottleneck, flatten: bool) -> None:
+    An encoder may also return skip connections, ``(z, skips)``, that its decoder takes as
+    ``decoder(z, skips)`` (U-Net). With ``erasers`` (ARNet) the model restores: it is trained on
+    (erased input, original) pairs and scored on every erased view of an input.
+    """
+
+    def __init__(
+        self,
+        backbone: Backbone,
+        bottleneck: Bottleneck,
+        flatten: bool,
+        erasers: list[str] | None = None,
+        normalize_views: bool = False,
+    ) -> None:
         super().__init__()
         self.encoder = backbone.encoder
         self.bottleneck = bottleneck
         self.decoder = backbone.decoder
         self.latent_shape = backbone.latent_shape
         self.flatten = flatten
+        self.eraser_names = list(erasers or [])
+        self.erasers = [parse_eraser(n) for n in self.eraser_names]
+        self.normalize_views = normalize_views
+        # per-view weights of the restoration error (1, or 1 / the view's mean training error)
+        self.register_buffer("view_weights", torch.ones(max(1, len(self.erasers))))
 
     @property
     def memory(self) -> Memory | None:
         return getattr(self.bottleneck, "memory", None)
 
-    def encode(self, x: Tensor) -> Tensor:
-        z = self.encoder(x)  # (B, C, *S)
-        return z.flatten(1) if self.flatten else z  # (B, C * prod(S)) when flat
+    def encode(self, x: Tensor) -> tuple[Tensor, list[Tensor] | None]:
+        out = self.encoder(x)
+        z, skips = out if isinstance(out, tuple) else (out, None)  # z: (B, C, *S)
+        return (z.flatten(1) if self.flatten else z), skips  # (B, C * prod(S)) when flat
 
-    def decode(self, z: Tensor) -> Tensor:
+    def decode(self, z: Tensor, skips: list[Tensor] | None = None) -> Tensor:
         if self.flatten:
             z = z.reshape(z.shape[0], *self.latent_shape)
-        return self.decoder(z)
+        return self.decoder(z) if skips is None else self.decoder(z, skips)
 
     def forward(self, x: Tensor) -> ModelOutput:
-        z_hat, weights, aux = self.bottleneck(self.encode(x))
-        return ModelOutput(self.decode(z_hat), weights, aux)
+        z, skips = self.encode(x)
+        z_hat, weights, aux = self.bottleneck(z)
+        return ModelOutput(self.decode(z_hat, skips), weights, aux)
+
+    def training_pair(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """(input, target): x itself, or each sample under one eraser drawn at random."""
+        if not self.erasers:
+            return x, x
+        pick = torch.randint(len(self.erasers), (x.shape[0],), device=x.device)
+        erased = x.clone()
+        for i, erase in enumerate(self.erasers):
+            rows = pick == i
+            if rows.any():
+                erased[rows] = erase(x[rows])
+        return erased, x
+
+    def views(self, x: Tensor) -> list[Tensor]:
+        """The inputs whose outputs are compared with x at test time."""
+        return [erase(x) for erase in self.erasers] if self.erasers else [x]
 
     @torch.no_grad()
     def decode_memory_slots(self) -> Tensor:
         """Paper Fig. 3: decode every memory slot on its own -> (N, *input_shape)."""
         if self.memory is None:
             raise ValueError("this model has no memory")
+        if not isinstance(self.decoder, nn.Sequential):
+            raise ValueError("a decoder with skip connections cannot decode a slot alone")
         spatial = () if self.flatten else tuple(self.latent_shape[1:])
         return self.decode(self.memory.decode_slots(spatial))

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..erasure import default_erasers, parse_eraser
 from ..memory import Memory
 from .base import (
     Autoencoder,
@@ -35,6 +36,8 @@ class Variant:
     bottleneck: str  # none | l1 | memory | gaussian
     fixed: dict[str, Any] = field(default_factory=dict)
     summary: str = ""
+    family: str | None = None  # None: chosen from the input rank
+    restore: bool = False  # ARNet: trained to undo attribute erasure
 
 
 _FAMILIES: dict[str, Family] = {}
@@ -49,6 +52,12 @@ VARIANTS: dict[str, Variant] = {
     "memae-noshrink": Variant("memory", {"shrink_threshold": 0.0}, "MemAE without shrinkage"),
     "memae-noentropy": Variant("memory", {"entropy_weight": 0.0}, "MemAE without entropy loss"),
     "vae": Variant("gaussian", summary="variational autoencoder scored by reconstruction error"),
+    "arnet": Variant(
+        "none", summary="ARNet: U-Net restoring erased attributes", family="unet", restore=True
+    ),
+    "arnet-mem": Variant(
+        "memory", summary="ARNet with MemAE's memory at the bottleneck", family="unet", restore=True
+    ),
 }
 
 # Bottleneck settings and their defaults (None: taken from the family / memory size).
@@ -61,6 +70,8 @@ BOTTLENECK_DEFAULTS: dict[str, Any] = {
     "entropy_weight": 2e-4,  # alpha of Eq. 10
     "l1_weight": 1e-3,
     "kl_weight": 1.0,
+    "erasers": None,  # names from memae.erasure; None -> ARNet's set for restoring variants
+    "normalize_views": False,  # divide each view's error by its mean on the training data
 }
 
 
@@ -102,7 +113,7 @@ def create_model(
     if name not in VARIANTS:
         raise ValueError(f"unknown model {name!r}; choose from {', '.join(VARIANTS)}")
     input_shape = tuple(int(s) for s in input_shape)
-    family = family or family_for(input_shape)
+    family = family or VARIANTS[name].family or family_for(input_shape)
     if family not in _FAMILIES:
         raise ValueError(f"unknown family {family!r}; choose from {', '.join(_FAMILIES)}")
     fam = _FAMILIES[family]
@@ -145,7 +156,21 @@ def create_model(
         bottleneck = GaussianBottleneck(width, float(opts["kl_weight"]), _prod(input_shape))
     else:
         bottleneck = Bottleneck()
-    return Autoencoder(backbone, bottleneck, flatten=flat)
+    erasers = opts["erasers"]
+    if erasers is None and variant.restore:
+        erasers = default_erasers(input_shape)
+    if erasers:
+        for eraser in erasers:
+            parse_eraser(eraser)  # raises ValueError naming an unknown transform
+        if len(input_shape) != 3:
+            raise ValueError("attribute erasure works on images (c, h, w)")
+    return Autoencoder(
+        backbone,
+        bottleneck,
+        flatten=flat,
+        erasers=erasers,
+        normalize_views=bool(opts["normalize_views"]),
+    )
 
 
 def _prod(values: Any) -> int:

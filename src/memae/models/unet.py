@@ -1,0 +1,83 @@
+"""U-Net family for images (n, c, h, w): ARNet's restoration network.
+
+Each level: two 3x3 conv + BN + LeakyReLU; down by a stride-2 conv, up by a stride-2
+transposed conv (output_padding chosen per level, so any size works) and a skip connection.
+The bottleneck (none, or MemAE's memory per location) sits at the deepest level.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from .base import Backbone
+from .registry import register_family
+
+
+def _block(cin: int, cout: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, 3, 1, 1),
+        nn.BatchNorm2d(cout),
+        nn.LeakyReLU(0.2),
+        nn.Conv2d(cout, cout, 3, 1, 1),
+        nn.BatchNorm2d(cout),
+        nn.LeakyReLU(0.2),
+    )
+
+
+class UNetEncoder(nn.Module):
+    def __init__(self, in_ch: int, channels: Sequence[int]) -> None:
+        super().__init__()
+        self.stem = _block(in_ch, channels[0])
+        self.downs = nn.ModuleList(
+            nn.Sequential(
+                nn.Conv2d(a, b, 3, 2, 1), nn.BatchNorm2d(b), nn.LeakyReLU(0.2), _block(b, b)
+            )
+            for a, b in zip(channels[:-1], channels[1:], strict=True)
+        )
+
+    def forward(self, x: Tensor) -> tuple[Tensor, list[Tensor]]:
+        h = self.stem(x)  # (B, c0, H, W)
+        skips = []
+        for down in self.downs:
+            skips.append(h)
+            h = down(h)  # channels up, size halved (rounded up)
+        return h, skips
+
+
+class UNetDecoder(nn.Module):
+    def __init__(self, out_ch: int, channels: Sequence[int], sizes: Sequence[tuple[int, int]]):
+        super().__init__()
+        self.ups = nn.ModuleList()
+        self.fuse = nn.ModuleList()
+        for i in range(len(channels) - 1):
+            big, small = sizes[i], sizes[i + 1]
+            pad = tuple(b - (2 * s - 1) for b, s in zip(big, small, strict=True))
+            self.ups.append(
+                nn.ConvTranspose2d(channels[i + 1], channels[i], 3, 2, 1, output_padding=pad)
+            )
+            self.fuse.append(_block(2 * channels[i], channels[i]))
+        self.head = nn.Conv2d(channels[0], out_ch, 1)
+
+    def forward(self, z: Tensor, skips: list[Tensor]) -> Tensor:
+        h = z
+        for i in range(len(self.ups) - 1, -1, -1):
+            h = self.fuse[i](torch.cat([self.ups[i](h), skips[i]], dim=1))
+        return self.head(h)
+
+
+@register_family("unet", rank=3)
+def build_unet(input_shape: tuple[int, ...], channels: Sequence[int] = (32, 64, 128)) -> Backbone:
+    """Default widths 32-64-128: 28x28 digits -> 7x7x128 at the bottom; pass more levels for
+    larger images (e.g. (32, 64, 128, 256, 256) for 256x256 textures)."""
+    c, h, w = input_shape
+    sizes = [(h, w)]
+    for _ in channels[1:]:
+        sizes.append(((sizes[-1][0] + 1) // 2, (sizes[-1][1] + 1) // 2))
+    encoder = UNetEncoder(c, channels)
+    decoder = UNetDecoder(c, channels, sizes)
+    return Backbone(
+        encoder, decoder, (channels[-1], *sizes[-1]), memory_slots=500, memory_on="location"
+    )
