@@ -277,6 +277,15 @@ def cmd_bench_tabular(args: argparse.Namespace) -> None:
 
 
 # ----------------------------------------------------------------------------- parser
+def _add_bench_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("deep models and output")
+    g.add_argument("--epochs", type=int, help="default: per dataset")
+    g.add_argument("--lr", type=float)
+    g.add_argument("--batch-size", type=int)
+    g.add_argument("--device", default="auto")
+    g.add_argument("--out", required=True, metavar="OUT")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="memae",
@@ -397,18 +406,14 @@ def build_parser() -> argparse.ArgumentParser:
         "memae:similarity=cosine:temperature=0.1",
     )
     p.add_argument("--seeds", type=_int_list, default=[0])
-    p.add_argument("--epochs", type=int, help="deep models (default: per dataset)")
-    p.add_argument("--lr", type=float)
-    p.add_argument("--batch-size", type=int)
     p.add_argument(
         "--image-size",
         type=_image_size,
         metavar="HxW",
         help="resize folder / MVTec images (MVTec default 128x128)",
     )
-    p.add_argument("--device", default="auto")
     p.add_argument("--no-figures", action="store_true")
-    p.add_argument("--out", required=True, metavar="OUT")
+    _add_bench_options(p)
     p.set_defaults(func=cmd_bench_image)
 
     p = kinds.add_parser(
@@ -436,11 +441,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=["raw", "npz"],
         help="KDD input files: raw (kddcup.data_10_percent.gz), npz (kdd_cup.npz)",
     )
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--lr", type=float)
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--device", default="auto")
-    p.add_argument("--out", required=True, metavar="OUT")
+    _add_bench_options(p)
     p.set_defaults(func=cmd_bench_tabular)
     return parser
 
