@@ -83,3 +83,18 @@ def top_fraction_threshold(scores: np.ndarray, fraction: float) -> float:
     if not 0 < fraction < 1:
         raise InputError(f"fraction must be in (0, 1), got {fraction}")
     return float(np.quantile(np.asarray(scores, dtype=float), 1 - fraction))
+
+
+def micro_auc(labels: list[np.ndarray], scores: list[np.ndarray]) -> float:
+    """AUC over all videos' frames concatenated (the paper's frame-level number)."""
+    return float(roc_auc_score(np.concatenate(labels), np.concatenate(scores)))
+
+
+def macro_auc(labels: list[np.ndarray], scores: list[np.ndarray]) -> float:
+    """Mean of per-video AUCs, over videos holding both normal and anomalous frames."""
+    aucs = [
+        roc_auc_score(lab, sc)
+        for lab, sc in zip(labels, scores, strict=True)
+        if 0 < np.sum(lab) < len(lab)
+    ]
+    return float(np.mean(aucs)) if aucs else float("nan")

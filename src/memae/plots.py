@@ -124,3 +124,26 @@ def heatmaps(
     if title:
         fig.suptitle(title, fontsize=9)
     _save(fig, path)
+
+
+def normality_curve(
+    norm: np.ndarray, labels: np.ndarray | None, path: str | os.PathLike, title: str = ""
+) -> None:
+    """Paper Fig. 5: per-frame normality (Eq. 11), anomalous ground truth shaded."""
+    fig, ax = plt.subplots(figsize=(7, 2.6))
+    frames = np.arange(len(norm))
+    if labels is not None:
+        ax.fill_between(
+            frames,
+            0,
+            1,
+            where=np.asarray(labels) > 0,
+            color="red",
+            alpha=0.15,
+            step="mid",
+            label="anomalous (ground truth)",
+        )
+    ax.plot(frames, norm, color="C0", lw=1.2, label="normality")
+    ax.set(xlabel="frame", ylabel="normality", ylim=(0, 1.02), xlim=(0, len(norm) - 1), title=title)
+    ax.legend(loc="lower left", fontsize=7)
+    _save(fig, path)

@@ -1,0 +1,42 @@
+"""Fixed-length clips of decoded videos, as a torch Dataset of (1, T, H, W) in [-1, 1]."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.utils.data import Dataset
+
+from ..errors import InputError
+from ..scoring import clip_starts
+
+
+class ClipDataset(Dataset):
+    """Every clip of ``clip_len`` frames, ``stride`` frames apart, of uint8 videos (t, h, w).
+
+    Clips index into the decoded frames: nothing is copied or decoded again per clip.
+    ``starts[v]`` lists the start frame of each clip of video v, in dataset order.
+    """
+
+    def __init__(self, videos: list[np.ndarray], clip_len: int = 16, stride: int = 1) -> None:
+        if clip_len < 1 or stride < 1:
+            raise InputError(f"clip length and stride must be >= 1, got {clip_len}, {stride}")
+        self.videos = videos
+        self.clip_len = clip_len
+        self.starts: list[list[int]] = []
+        for i, frames in enumerate(videos):
+            if frames.ndim != 3:
+                raise InputError(f"video {i} must be (t, h, w) frames, got {frames.shape}")
+            try:
+                self.starts.append(clip_starts(len(frames), clip_len, stride))
+            except ValueError as exc:
+                raise InputError(f"video {i}: {exc}") from None
+        self.index = [(v, s) for v, starts in enumerate(self.starts) for s in starts]
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, i: int) -> Tensor:
+        v, s = self.index[i]
+        clip = torch.from_numpy(self.videos[v][s : s + self.clip_len])  # (T, H, W) uint8
+        return clip.float().div_(127.5).sub_(1.0).unsqueeze(0)  # (1, T, H, W) in [-1, 1]

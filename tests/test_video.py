@@ -1,0 +1,191 @@
+import numpy as np
+import pytest
+import scipy.io
+from PIL import Image
+
+from memae import InputError
+from memae.bench.video import CONFIGS, VideoBench, run
+from memae.data.clips import ClipDataset
+from memae.data.video import load_video_dataset, read_video, read_video_file, write_video_file
+from memae.metrics import macro_auc, micro_auc
+from memae.scoring import clip_starts, frame_scores, normality
+
+
+def moving_square(n, size=32, anomalous=()):
+    """A bright square moving right; frames in ``anomalous`` are noise instead."""
+    rng = np.random.default_rng(len(anomalous))
+    frames = np.full((n, size, size), 20, np.uint8)
+    for t in range(n):
+        x = (t * 2) % (size - 8)
+        frames[t, 12:20, x : x + 8] = 220
+        if t in anomalous:
+            frames[t] = rng.integers(0, 256, (size, size))
+    return frames
+
+
+def save_frames(folder, frames, ext="jpg"):
+    folder.mkdir(parents=True)
+    for i, f in enumerate(frames):
+        Image.fromarray(f).save(folder / f"{i:03d}.{ext}")
+
+
+def frames_layout(root, n_train=2, test_len=40, bad=range(20, 30)):
+    for v in range(n_train):
+        save_frames(root / "training" / "frames" / f"{v + 1:02d}", moving_square(40))
+    labels = []
+    for v in range(2):
+        anomalous = set(bad) if v == 0 else set()
+        save_frames(
+            root / "testing" / "frames" / f"{v + 1:02d}",
+            moving_square(test_len, anomalous=anomalous),
+        )
+        masks = np.zeros((test_len, 32, 32), np.uint8)
+        masks[list(anomalous)] = 255
+        save_frames(root / "testing" / "masks" / f"{v + 1:02d}", masks, "png")
+        labels.append(np.isin(np.arange(test_len), list(anomalous)).astype(int))
+    np.save(root / "frame_labels_test.npy", np.concatenate(labels)[None])
+    return root
+
+
+def test_clip_starts_and_frame_alignment():
+    assert clip_starts(20, 16, 1) == [0, 1, 2, 3, 4]
+    assert clip_starts(20, 16, 3) == [0, 3, 4]  # the last full clip is always included
+    with pytest.raises(ValueError, match="shorter than a clip"):
+        clip_starts(10, 16, 1)
+    n, T = 60, 16
+    starts = clip_starts(n, T, 1)
+    anomalous = np.zeros(n, bool)
+    anomalous[30:40] = True
+    clip = [float(anomalous[s + T // 2]) for s in starts]  # each clip scored by its centre
+    per_frame = frame_scores(clip, starts, n, T)
+    assert per_frame.shape == (n,)
+    np.testing.assert_array_equal(per_frame > 0.5, anomalous)
+    assert per_frame[:8].tolist() == [clip[0]] * 8 and per_frame[-7:].tolist() == [clip[-1]] * 7
+
+
+def test_eq11_normality_per_video():
+    np.testing.assert_allclose(normality([2.0, 4.0, 3.0]), [1.0, 0.0, 0.5])
+    np.testing.assert_array_equal(normality([5.0, 5.0]), [1.0, 1.0])
+
+
+def test_micro_vs_macro_auc():
+    labels = [np.array([0, 0, 1, 1]), np.array([0, 1])]
+    scores = [np.array([0.1, 0.2, 0.3, 0.4]), np.array([0.9, 0.8])]
+    assert macro_auc(labels, scores) == pytest.approx(0.5)  # (1 + 0) / 2
+    # pooled: positives 0.3, 0.4, 0.8 vs negatives 0.1, 0.2, 0.9 -> 6 of 9 pairs ordered
+    assert micro_auc(labels, scores) == pytest.approx(6 / 9)
+
+
+def test_frames_layout_with_masks_and_labels(tmp_path):
+    data = load_video_dataset(frames_layout(tmp_path / "ped"), size=(16, 16))
+    assert len(data.train) == 2 and len(data.test) == 2
+    assert data.train[0].frames.shape == (40, 16, 16)
+    assert data.test[0].labels[20:30].all() and data.test[0].labels.sum() == 10
+    assert data.test[0].masks.shape == (40, 16, 16) and data.test[0].masks[25].all()
+
+
+def test_mat_ranges_and_mismatched_labels(tmp_path):
+    root = frames_layout(tmp_path / "ped")
+    (root / "frame_labels_test.npy").unlink()
+    gt = np.empty((1, 2), dtype=object)
+    gt[0, 0] = np.array([[21], [30]])
+    gt[0, 1] = np.array([[1], [0]])  # an empty range
+    scipy.io.savemat(root / "ped.mat", {"gt": gt})
+    data = load_video_dataset(root, size=(16, 16))
+    assert data.test[0].labels[20:30].all() and data.test[0].labels.sum() == 10
+    (root / "ped.mat").unlink()
+    np.save(root / "frame_labels_test.npy", np.zeros(79))
+    with pytest.raises(InputError, match="79 frame labels"):
+        load_video_dataset(root, size=(16, 16))
+
+
+def test_ucsd_original_layout(tmp_path):
+    root = tmp_path / "UCSDped2"
+    save_frames(root / "Train" / "Train001", moving_square(20), "tif")
+    save_frames(root / "Test" / "Test001", moving_square(20, anomalous={5, 6}), "tif")
+    gt = np.zeros((20, 32, 32), np.uint8)
+    gt[[5, 6], 4:8, 4:8] = 255
+    save_frames(root / "Test" / "Test001_gt", gt, "bmp")
+    data = load_video_dataset(tmp_path, size=None)
+    assert [v.name for v in data.test] == ["Test001"]
+    assert data.test[0].labels.tolist() == [int(i in (5, 6)) for i in range(20)]
+
+
+def test_shanghaitech_per_video_masks(tmp_path):
+    root = tmp_path / "sh"
+    save_frames(root / "training" / "frames" / "01_001", moving_square(20))
+    save_frames(root / "testing" / "frames" / "01_0014", moving_square(20))
+    (root / "testing" / "test_frame_mask").mkdir()
+    np.save(root / "testing" / "test_frame_mask" / "01_0014.npy", np.r_[np.zeros(15), np.ones(5)])
+    data = load_video_dataset(root, size=(16, 16))
+    assert data.test[0].labels.sum() == 5
+
+
+@pytest.mark.parametrize("suffix", [".avi", ".mp4"])
+def test_video_file_round_trip(tmp_path, suffix):
+    frames = moving_square(12)
+    write_video_file(tmp_path / f"v{suffix}", frames)
+    back = read_video_file(tmp_path / f"v{suffix}")
+    assert back.shape == frames.shape
+    assert np.abs(back.astype(int) - frames).mean() < 12  # lossy codecs
+    assert read_video(tmp_path / f"v{suffix}", size=(16, 16)).shape == (12, 16, 16)
+
+
+def test_bad_video_inputs(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="holds no frames"):
+        read_video(tmp_path / "empty")
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "000.jpg").write_bytes(b"not an image")
+    with pytest.raises(InputError, match="cannot read frame"):
+        read_video(tmp_path / "broken")
+    (tmp_path / "junk.mp4").write_bytes(b"\x00" * 100)
+    with pytest.raises(InputError, match="junk.mp4"):
+        read_video(tmp_path / "junk.mp4")
+    with pytest.raises(InputError, match="shorter than a clip"):
+        ClipDataset([np.zeros((10, 8, 8), np.uint8)], clip_len=16)
+    with pytest.raises(InputError, match="unknown video layout"):
+        load_video_dataset(tmp_path)
+
+
+def test_clips_are_views_in_minus_one_to_one():
+    frames = np.arange(20 * 4 * 4, dtype=np.uint8).reshape(20, 4, 4)
+    ds = ClipDataset([frames, frames[:17]], clip_len=16, stride=2)
+    assert len(ds) == 3 + 2 and ds.starts == [[0, 2, 4], [0, 1]]
+    clip = ds[1]
+    assert clip.shape == (1, 16, 4, 4) and clip.min() >= -1 and clip.max() <= 1
+    np.testing.assert_allclose(clip[0, 0].numpy(), frames[2] / 127.5 - 1, atol=1e-6)
+
+
+def test_bench_video_end_to_end(tmp_path, monkeypatch):
+    monkeypatch.setitem(
+        CONFIGS,
+        "tiny",
+        {
+            "size": (32, 32),
+            "clip_len": 8,
+            "train_stride": 2,
+            "test_stride": 1,
+            "channels": [4, 8, 8, 8],
+            "mem_slots": 20,
+            "shrink_threshold": None,
+            "epochs": 15,
+            "lr": 3e-3,
+            "batch_size": 8,
+        },
+    )
+    root = frames_layout(tmp_path / "ped")
+    bench = VideoBench(root, tmp_path / "out", config="tiny", models=["ae", "memae"])
+    rows = run(bench).rows
+    assert {r["model"] for r in rows} == {"ae", "memae"}
+    for r in rows:
+        # Eq. 11 stretches the all-normal video to [0, 1] too, so micro AUC stays below 1
+        assert float(r["micro_auc"]) > 0.75
+        assert 0 <= float(r["pixel_auroc"]) <= 1
+    lines = (tmp_path / "out" / "frame_scores" / "memae_seed0.csv").read_text().splitlines()
+    assert lines[0] == "video,frame,score,normality,label" and len(lines) == 81
+    first = [line.split(",") for line in lines[1:41]]
+    worst = min(range(40), key=lambda i: float(first[i][3]))
+    assert 16 <= worst < 34  # the noise segment (frames 20-29, smeared by 8-frame clips)
+    assert (tmp_path / "out" / "figures" / "normality_memae.png").stat().st_size > 3000
+    assert "micro AUC" in (tmp_path / "out" / "results.md").read_text()
