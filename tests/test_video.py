@@ -189,3 +189,100 @@ def test_bench_video_end_to_end(tmp_path, monkeypatch):
     assert 16 <= worst < 34  # the noise segment (frames 20-29, smeared by 8-frame clips)
     assert (tmp_path / "out" / "figures" / "normality_memae.png").stat().st_size > 3000
     assert "micro AUC" in (tmp_path / "out" / "results.md").read_text()
+
+
+@pytest.fixture(scope="module")
+def clip_model(tmp_path_factory):
+    from memae import MemAEDetector
+
+    folder = tmp_path_factory.mktemp("clipmodel")
+    train = ClipDataset([moving_square(40, size=16)], clip_len=8, stride=2)
+    det = MemAEDetector(
+        "memae",
+        epochs=3,
+        lr=3e-3,
+        batch_size=8,
+        scaling="none",
+        random_state=0,
+        mem_slots=10,
+        model_options={"channels": [4, 4, 8, 8]},
+    ).fit(train)
+    det.save(folder / "m")
+    return det, folder / "m"
+
+
+def test_stream_matches_batch_scoring(clip_model):
+    from memae.bench.video import score_videos
+    from memae.data.video import Video
+    from memae.stream import score_stream
+
+    det, _ = clip_model
+    frames = moving_square(30, size=16, anomalous={12, 13})
+    seen = []
+    res = score_stream(
+        det, iter(frames), top_k=3, batch_size=4, sink=lambda f, s: seen.append((f, s))
+    )
+    batch, _ = score_videos(det, [Video("v", frames)], clip_len=8, stride=1)
+    np.testing.assert_allclose(res.scores, batch[0], rtol=1e-4)
+    assert [s for _, s in seen] == pytest.approx(res.scores.tolist(), rel=1e-6)
+    assert all(np.array_equal(f, g) for (f, _), g in zip(seen, frames, strict=True))
+    assert len(res.worst) == 3 and res.worst[0][0] >= res.worst[-1][0]
+
+
+def test_stream_memory_does_not_grow_with_length(clip_model):
+    import tracemalloc
+
+    from memae.stream import score_stream
+
+    det, _ = clip_model
+
+    def peak(n):
+        frames = (moving_square(16, size=16)[i % 16] for i in range(n))
+        tracemalloc.start()
+        score_stream(det, frames, sink=lambda f, s: None)
+        top = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        return top
+
+    short, long = peak(300), peak(3000)
+    assert long < 1.5 * short + 200_000  # ten times the frames, about the same memory
+
+
+def test_cli_scores_a_video_file_and_a_frame_folder(clip_model, tmp_path, capsys):
+    from memae.cli import main
+
+    _, model = clip_model
+    frames = moving_square(30, size=16, anomalous={12, 13})
+    write_video_file(tmp_path / "cam.avi", frames)
+    np.save(tmp_path / "labels.npy", np.isin(np.arange(30), [12, 13]).astype(int))
+    code = main(
+        [
+            "score",
+            str(tmp_path / "cam.avi"),
+            "--model",
+            str(model),
+            "--out",
+            str(tmp_path / "out"),
+            "--annotate",
+            "--labels",
+            str(tmp_path / "labels.npy"),
+        ]
+    )
+    assert code == 0, capsys.readouterr().err
+    lines = (tmp_path / "out" / "frame_scores.csv").read_text().splitlines()
+    assert lines[0] == "video,frame,score,normality" and len(lines) == 31
+    for name in ("normality_cam.png", "heatmaps_cam.png"):
+        assert (tmp_path / "out" / name).stat().st_size > 3000
+    assert read_video_file(tmp_path / "out" / "cam_annotated.mp4").shape[0] == 30
+    save_frames(tmp_path / "frames" / "01", frames)
+    save_frames(tmp_path / "frames" / "02", moving_square(20, size=16))
+    code = main(
+        ["score", str(tmp_path / "frames"), "--model", str(model), "--out", str(tmp_path / "out2")]
+    )
+    assert code == 0, capsys.readouterr().err
+    assert len((tmp_path / "out2" / "frame_scores.csv").read_text().splitlines()) == 51
+    save_frames(tmp_path / "short", moving_square(5, size=16))
+    code = main(
+        ["score", str(tmp_path / "short"), "--model", str(model), "--out", str(tmp_path / "out3")]
+    )
+    assert code == 1 and "fewer than one clip" in capsys.readouterr().err

@@ -11,6 +11,7 @@ import io
 import json
 import logging
 import sys
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -143,6 +144,9 @@ def cmd_train(args: argparse.Namespace) -> None:
 def cmd_score(args: argparse.Namespace) -> None:
     det = MemAEDetector.load(args.model, device=args.device)
     shape = det.input_shape_
+    if len(shape) == 4:  # a clip model: stream the video(s)
+        _score_videos(args, det)
+        return
     override = {}
     if len(shape) == 3 and Path(args.data).is_dir():  # folder images take the model's size
         override = {"image_size": args.image_size or shape[1:], "color": shape[0] == 3}
@@ -166,6 +170,71 @@ def cmd_score(args: argparse.Namespace) -> None:
         f"scored {len(scores)} samples, {flagged} above the threshold {threshold:.6g}; "
         f"wrote {args.out}"
     )
+
+
+def _score_videos(args: argparse.Namespace, det: MemAEDetector) -> None:
+    """Video input: OUT/frame_scores.csv, a normality curve and heat maps per video, and with
+    --annotate an .mp4 per video with a score bar (red above the model's threshold)."""
+    from . import plots
+    from .data.video import VideoWriter, iter_frames, list_videos
+    from .stream import score_stream
+
+    out = Path(args.out)
+    if out.suffix.lower() == ".csv":
+        raise InputError("for a video model --out is a folder (frame_scores.csv goes inside)")
+    out.mkdir(parents=True, exist_ok=True)
+    size = tuple(det.input_shape_[2:])
+    threshold = det.threshold_ if args.threshold is None else args.threshold
+    videos = list_videos(args.data)
+    truth = read_labels(args.labels) if args.labels else None
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["video", "frame", "score", "normality"])
+    done = 0
+    for name, path in videos:
+        video_out = VideoWriter(out / f"{name}_annotated.mp4") if args.annotate else None
+        sink = None if video_out is None else partial(_write_annotated, video_out, threshold)
+        result = score_stream(det, iter_frames(path, size), sink=sink)
+        if video_out is not None:
+            video_out.close()
+        norm = result.normality
+        writer.writerows(
+            (name, i, f"{a:.6g}", f"{b:.6g}")
+            for i, (a, b) in enumerate(zip(result.scores, norm, strict=True))
+        )
+        labels = None
+        if truth is not None:
+            labels = truth[done : done + len(norm)]
+            if len(labels) != len(norm):
+                raise InputError(f"{args.labels} has fewer labels than the videos have frames")
+        done += len(norm)
+        plots.normality_curve(
+            norm, labels, out / f"normality_{name}.png", title=f"{name}: normality (Eq. 11)"
+        )
+        worst = result.worst
+        plots.heatmaps(
+            np.stack([w[2] for w in worst])[:, None] / 255.0,
+            np.stack([w[3] for w in worst]),
+            None,
+            out / f"heatmaps_{name}.png",
+            title=f"{name}: most anomalous frames " + ", ".join(str(w[1]) for w in worst),
+        )
+    if truth is not None and done != len(truth):
+        raise InputError(f"{args.labels} has {len(truth)} labels for {done} frames")
+    atomic_write_text(out / "frame_scores.csv", buf.getvalue())
+    print(f"scored {done} frames of {len(videos)} video(s); wrote {out / 'frame_scores.csv'}")
+
+
+def _write_annotated(writer, threshold: float, frame: np.ndarray, score: float) -> None:
+    """Gray frame -> RGB with a bar along the bottom (length ~ score / (2 x threshold), red
+    above the threshold) -> the writer."""
+    rgb = np.repeat(frame[..., None], 3, axis=2)
+    h, w = frame.shape
+    bar = max(2, h // 16)
+    fill = int(w * min(1.0, score / (2 * threshold))) if threshold > 0 else 0
+    rgb[h - bar :, :] = 0
+    rgb[h - bar :, :fill] = (220, 30, 30) if score > threshold else (30, 200, 30)
+    writer.write(rgb)
 
 
 def _read_scores(path: str) -> tuple[np.ndarray, np.ndarray | None]:
@@ -357,6 +426,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="SCORES.csv")
     p.add_argument("--threshold", type=float, help="override the model's threshold")
     p.add_argument("--device", default=None, help="default: the device saved with the model")
+    g = p.add_argument_group(
+        "video models (DATA: a video file, a frame folder or a folder of "
+        "either; --out is then a folder)"
+    )
+    g.add_argument(
+        "--annotate", action="store_true", help="also write <video>_annotated.mp4 with a score bar"
+    )
+    g.add_argument(
+        "--labels",
+        metavar="FILE",
+        help="frame labels (all videos concatenated) to shade the normality curves",
+    )
     _add_data_options(p)
     p.set_defaults(func=cmd_score)
 

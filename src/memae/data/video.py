@@ -53,6 +53,18 @@ def _image_files(folder: Path) -> list[Path]:
     return files
 
 
+def _frame_dirs(folder: Path) -> list[Path]:
+    """Videos in a folder: frame sub-folders (UCSD's *_gt mask folders excluded) and files."""
+    return sorted(
+        (
+            p
+            for p in folder.iterdir()
+            if (p.is_dir() and not p.name.endswith("_gt")) or p.suffix.lower() in VIDEO_SUFFIXES
+        ),
+        key=_natural,
+    )
+
+
 def _gray(path: Path, size: tuple[int, int] | None, resample=Image.BILINEAR) -> np.ndarray:
     try:
         with Image.open(path) as im:
@@ -69,7 +81,7 @@ def read_frame_folder(folder: str | os.PathLike, size: tuple[int, int] | None = 
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError(f"frame folder {folder} does not exist")
-    frames = [_gray(p, size) for p in _image_files(folder)]
+    frames = list(iter_frames(folder, size))
     shapes = {f.shape for f in frames}
     if len(shapes) > 1:
         raise InputError(f"{folder}: frames differ in size {sorted(shapes)}; give a size")
@@ -112,22 +124,76 @@ def iter_video_file(
         raise InputError(f"{path} holds no decodable frames")
 
 
+class VideoWriter:
+    """Frames (h, w) or (h, w, 3) uint8, one at a time, into an .avi (MJPEG) or .mp4 file."""
+
+    def __init__(self, path: str | os.PathLike, fps: int = 25) -> None:
+        import av
+
+        self.path = Path(path)
+        self.fps = fps
+        self._av = av
+        self._container = av.open(str(self.path), "w")
+        self._stream = None
+
+    def write(self, frame: np.ndarray) -> None:
+        rgb = frame if frame.ndim == 3 else np.repeat(frame[..., None], 3, axis=2)
+        if self._stream is None:
+            mjpeg = self.path.suffix.lower() == ".avi"
+            self._stream = self._container.add_stream("mjpeg" if mjpeg else "mpeg4", rate=self.fps)
+            self._stream.height, self._stream.width = rgb.shape[:2]
+            self._stream.pix_fmt = "yuvj420p" if mjpeg else "yuv420p"
+        frame_av = self._av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+        for packet in self._stream.encode(frame_av):
+            self._container.mux(packet)
+
+    def close(self) -> None:
+        if self._stream is not None:
+            for packet in self._stream.encode():
+                self._container.mux(packet)
+        self._container.close()
+
+    def __enter__(self) -> VideoWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def write_video_file(path: str | os.PathLike, frames: np.ndarray, fps: int = 25) -> None:
     """Frames (t, h, w) or (t, h, w, 3) uint8 -> an .avi (MJPEG) or .mp4 (MPEG-4) file."""
-    import av
-
-    path = Path(path)
-    codec = "mjpeg" if path.suffix.lower() == ".avi" else "mpeg4"
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream(codec, rate=fps)
-        stream.height, stream.width = frames.shape[1:3]
-        stream.pix_fmt = "yuvj420p" if codec == "mjpeg" else "yuv420p"
+    with VideoWriter(path, fps) as writer:
         for f in frames:
-            rgb = f if f.ndim == 3 else np.repeat(f[..., None], 3, axis=2)
-            for packet in stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
+            writer.write(f)
+
+
+def iter_frames(
+    path: str | os.PathLike, size: tuple[int, int] | None = None
+) -> Iterator[np.ndarray]:
+    """Frames of a frame folder or a video file, one at a time (h, w) uint8."""
+    path = Path(path)
+    if path.is_dir():
+        for p in _image_files(path):
+            yield _gray(p, size)
+    elif path.suffix.lower() in VIDEO_SUFFIXES:
+        yield from iter_video_file(path, size)
+    else:
+        raise InputError(f"{path} is neither a frame folder nor a video file")
+
+
+def list_videos(path: str | os.PathLike) -> list[tuple[str, Path]]:
+    """A video file, a folder of frames, or a folder of such: -> (name, path) per video."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path} does not exist")
+    if path.is_file():
+        return [(path.stem, path)]
+    if any(p.suffix.lower() in IMAGE_SUFFIXES for p in path.iterdir()):
+        return [(path.name, path)]
+    entries = _frame_dirs(path)
+    if not entries:
+        raise InputError(f"{path} holds no frames, frame folders or video files")
+    return [(p.stem if p.is_file() else p.name, p) for p in entries]
 
 
 def read_video(path: str | os.PathLike, size: tuple[int, int] | None = None) -> np.ndarray:
@@ -205,14 +271,7 @@ def _videos_in(folder: Path, size: tuple[int, int] | None) -> list[Video]:
     """Sub-folders of frames, or video files, of a folder (natural order)."""
     if not folder.is_dir():
         raise InputError(f"{folder} does not exist")
-    entries = sorted(
-        (
-            p
-            for p in folder.iterdir()
-            if (p.is_dir() and not p.name.endswith("_gt")) or p.suffix.lower() in VIDEO_SUFFIXES
-        ),
-        key=_natural,
-    )
+    entries = _frame_dirs(folder)
     if not entries:
         raise InputError(f"{folder} holds no videos (frame folders or video files)")
     return [Video(p.stem if p.is_file() else p.name, read_video(p, size)) for p in entries]
