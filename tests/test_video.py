@@ -189,6 +189,7 @@ def test_bench_video_end_to_end(tmp_path, monkeypatch):
     assert 16 <= worst < 34  # the noise segment (frames 20-29, smeared by 8-frame clips)
     assert (tmp_path / "out" / "figures" / "normality_memae.png").stat().st_size > 3000
     assert "micro AUC" in (tmp_path / "out" / "results.md").read_text()
+    assert (tmp_path / "out" / "models" / "memae_seed0" / "model.safetensors").exists()
 
 
 @pytest.fixture(scope="module")

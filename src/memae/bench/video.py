@@ -197,6 +197,7 @@ def run(bench: VideoBench) -> ResultsTable:
                     "frames_per_s": n_frames / score_s,
                 }
             )
+            det.save(bench.out / "models" / f"{slug(spec)}_seed{seed}")
             _write_frame_scores(
                 bench.out / "frame_scores" / f"{slug(spec)}_seed{seed}.csv", data.test, scores, norm
             )
