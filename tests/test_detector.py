@@ -40,6 +40,15 @@ def test_init_only_stores_and_clone_works():
     MemAEDetector(epochs=-1)  # validation waits for fit
     with pytest.raises(InputError, match="epochs"):
         MemAEDetector(epochs=-1).fit(np.zeros((4, 2)))
+    with pytest.raises(InputError, match="lr_schedule"):
+        MemAEDetector(lr_schedule="step").fit(np.zeros((4, 2)))
+
+
+def test_cosine_schedule_trains_and_differs_from_constant(blobs):
+    normal, anomalies = blobs
+    const = small(epochs=4).fit(normal).decision_function(anomalies)
+    cosine = small(epochs=4, lr_schedule="cosine").fit(normal).decision_function(anomalies)
+    assert np.isfinite(cosine).all() and not np.allclose(const, cosine)
 
 
 def test_detects_shifted_blobs_and_thresholds_without_labels(blobs):

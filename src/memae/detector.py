@@ -50,6 +50,7 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
             conv2d, ``channels`` for conv3d) or the bottleneck (``l1_weight``, ``kl_weight``,
             ``memory_on``).
         epochs, batch_size, lr, weight_decay: Adam training (paper: lr 1e-4).
+        lr_schedule: ``constant`` (paper) or ``cosine`` (decay to 0 over the epochs).
         validation_fraction: share of the data held out to pick the best epoch and the threshold.
         contamination: expected share of anomalies; the threshold is the (1 - contamination)
             quantile of the held-out scores, unless ``threshold_quantile`` gives the quantile.
@@ -76,6 +77,7 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
         batch_size: int = 64,
         lr: float = 1e-4,
         weight_decay: float = 0.0,
+        lr_schedule: str = "constant",
         validation_fraction: float = 0.1,
         contamination: float = 0.1,
         threshold_quantile: float | None = None,
@@ -97,6 +99,7 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
         self.batch_size = batch_size
         self.lr = lr
         self.weight_decay = weight_decay
+        self.lr_schedule = lr_schedule
         self.validation_fraction = validation_fraction
         self.contamination = contamination
         self.threshold_quantile = threshold_quantile
@@ -153,6 +156,7 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
             epochs=self.epochs,
             lr=self.lr,
             weight_decay=self.weight_decay,
+            lr_schedule=self.lr_schedule,
             verbose=bool(self.verbose),
         )
         self.model_, self.scaler_, self.input_shape_ = net, scaler, tuple(data.shape)
@@ -304,6 +308,8 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
             value = getattr(self, name)
             need(isinstance(value, Integral) and value >= 1, f"{name}={value!r} (>= 1)")
         need(self.lr > 0, f"lr={self.lr!r} (> 0)")
+        need(self.lr_schedule in ("constant", "cosine"),
+             f"lr_schedule={self.lr_schedule!r}; choose constant or cosine")
         need(0 <= self.validation_fraction < 1, f"validation_fraction={self.validation_fraction!r}")
         need(0 < self.contamination <= 0.5, f"contamination={self.contamination!r} (0, 0.5]")
         need(

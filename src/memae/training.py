@@ -66,6 +66,7 @@ def train(
     epochs: int,
     lr: float,
     weight_decay: float = 0.0,
+    lr_schedule: str = "constant",
     verbose: bool = False,
 ) -> TrainHistory:
     """Train in place and leave the model at the epoch with the lowest validation
@@ -75,6 +76,11 @@ def train(
     batches each call.
     """
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    schedule = None
+    if lr_schedule == "cosine":  # decays to 0 over the epochs: a calm end to pick the best from
+        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, epochs))
+    elif lr_schedule != "constant":
+        raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {lr_schedule!r}")
     history = TrainHistory()
     best_state: dict[str, Tensor] | None = None
     bar = tqdm(range(epochs), desc="train", unit="epoch", disable=not verbose, leave=False)
@@ -94,6 +100,8 @@ def train(
             total += float(loss.detach()) * x.shape[0]
             count += x.shape[0]
         history.train_loss.append(total / max(count, 1))
+        if schedule is not None:
+            schedule.step()
         score = evaluate_loss(model, val_batches()) if val_batches else history.train_loss[-1]
         history.val_loss.append(score)
         if best_state is None or score < history.best_val_loss:
