@@ -174,6 +174,13 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
         meter = UsageMeter(net.memory.num_slots) if net.memory is not None else None
         scores = self._score(data, meter=meter)
         self.memory_usage_ = meter.summary() if meter else None
+        if self.memory_usage_ and self.memory_usage_["zero_rows_fraction"] > 0.5:
+            log.warning(
+                "memory collapse: %.0f%% of queries address no slot at all; lower "
+                "shrink_threshold (now %g) or use more slots",
+                100 * self.memory_usage_["zero_rows_fraction"],
+                net.memory.shrink_threshold,
+            )
         self.decision_scores_ = scores
         self.threshold_ = quantile_threshold(
             scores[val_idx.numpy()] if n_val else scores, self._quantile()
@@ -308,8 +315,10 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
             value = getattr(self, name)
             need(isinstance(value, Integral) and value >= 1, f"{name}={value!r} (>= 1)")
         need(self.lr > 0, f"lr={self.lr!r} (> 0)")
-        need(self.lr_schedule in ("constant", "cosine"),
-             f"lr_schedule={self.lr_schedule!r}; choose constant or cosine")
+        need(
+            self.lr_schedule in ("constant", "cosine"),
+            f"lr_schedule={self.lr_schedule!r}; choose constant or cosine",
+        )
         need(0 <= self.validation_fraction < 1, f"validation_fraction={self.validation_fraction!r}")
         need(0 < self.contamination <= 0.5, f"contamination={self.contamination!r} (0, 0.5]")
         need(

@@ -35,10 +35,14 @@ log = logging.getLogger(__name__)
 KDD_MODELS = ("ocsvm", "ae", "memae-nonspar", "memae")
 ODDS_MODELS = ("ae", "memae")
 KDD_FILES = {"raw": "kddcup.data_10_percent.gz", "npz": "kdd_cup.npz"}
-# The paper's KDD net (FC 120-60-30-10-3, tanh, N = 50 slots); epochs and lr sized for a 2-core
-# CPU (the paper gives lr 1e-4 but no epochs or batch size for this table).
+# The paper's KDD net (FC 120-60-30-10-3, tanh, N = 50 slots). The paper gives no epochs or
+# batch size for this table. Short training detects better here: longer training fits the two
+# huge attack clusters (smurf, neptune) ever closer while the rare attack types (~2% of the
+# normal class) keep high errors and fill the top 20%. 3 epochs were chosen on exploratory
+# splits (seeds 100, 101), not on the reported runs 0-19: F1 0.73 / 0.94 / 0.94 / 0.92-0.94 /
+# 0.86 for 1 / 2 / 3 / 5 / 10 epochs.
 KDD_TRAINING: dict[str, Any] = {
-    "epochs": 10,
+    "epochs": 3,
     "lr": 1e-3,
     "batch_size": 1024,
     "validation_fraction": 0.1,
