@@ -205,3 +205,11 @@ def test_failed_save_keeps_the_previous_model(fitted, tmp_path, monkeypatch):
     after = {p.name: p.read_bytes() for p in (tmp_path / "m").iterdir()}
     assert after == before
     assert [p.name for p in tmp_path.iterdir()] == ["m"]  # no temporary folder left behind
+
+
+def test_memory_collapse_is_reported(blobs, caplog):
+    normal, _ = blobs
+    with caplog.at_level("WARNING", logger="memae.detector"):
+        det = small(epochs=1, shrink_threshold=0.5).fit(normal)  # weights ~1/50 < 0.5
+    assert det.memory_usage_["zero_rows_fraction"] > 0.5
+    assert "memory collapse" in caplog.text

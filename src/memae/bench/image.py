@@ -27,7 +27,7 @@ from ..detector import MemAEDetector
 from ..errors import InputError
 from ..io import atomic_write_text
 from .common import make_detector, parse_model, slug
-from .results import ResultsTable, per_class_markdown, stamp
+from .results import ResultsTable, ordered_models, per_class_markdown, stamp
 
 log = logging.getLogger(__name__)
 
@@ -205,9 +205,7 @@ def run(bench: ImageBench) -> ResultsTable:
 def write_markdown(bench: ImageBench, table: ResultsTable, seen: list[Task]) -> None:
     protocol = "mvtec" if bench.dataset == "mvtec" else bench.protocol
     rows = table.select(dataset=bench.dataset, protocol=protocol)
-    # every model in the table, so that runs resumed with other --models add up
-    models = [m for m in ALL_MODELS if any(r["model"] == m for r in rows)]
-    models += sorted({r["model"] for r in rows} - set(models))
+    models = ordered_models(rows, ALL_MODELS)  # earlier runs with other --models too
     classes = sorted({t.cls for t in seen})
     names = {t.cls: t.name for t in seen}
     describe = {

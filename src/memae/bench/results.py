@@ -117,3 +117,14 @@ def stamp(title: str, settings: dict[str, Any]) -> str:
     lines = [f"# {title}", "", f"memae {__version__}, {date.today().isoformat()}", ""]
     lines += [f"- **{k}**: {v}" for k, v in settings.items()]
     return "\n".join(lines) + "\n"
+
+
+def ordered_models(rows: list[dict[str, str]], preferred: Sequence[str]) -> list[str]:
+    """The models present in ``rows``: those of ``preferred`` in its order, then the others in
+    order of appearance (so tables resumed with other --models list every model)."""
+    present = {r["model"] for r in rows}
+    out = [m for m in preferred if m in present]
+    for r in rows:
+        if r["model"] not in out:
+            out.append(r["model"])
+    return out

@@ -28,7 +28,7 @@ from ..io import atomic_write_text
 from ..metrics import evaluate, top_fraction_threshold
 from .baselines import PYOD_REFERENCES, pyod_available
 from .common import make_detector, parse_model
-from .results import ResultsTable, mean_std, stamp
+from .results import ResultsTable, mean_std, ordered_models, stamp
 
 log = logging.getLogger(__name__)
 
@@ -183,8 +183,11 @@ def _kdd_markdown(
         "command": f"`{bench.command}`" if bench.command else "(library call)",
     }
     text = stamp("memae bench tabular: KDDCUP99", settings)
-    for source in bench.sources:
+    models = ordered_models(table.rows, models)  # earlier runs with other --models too
+    for source in ("npz", "raw"):
         rows = table.select(dataset="kddcup99", source=source)
+        if not rows:
+            continue
         text += f"\n## {source}: mean ± std over runs\n\n"
         text += "| model | precision | recall | F1 | AUC | runs | fit+score s/run |\n"
         text += "|---|---|---|---|---|---|---|\n"
@@ -259,6 +262,7 @@ def _odds_markdown(
         "command": f"`{bench.command}`" if bench.command else "(library call)",
     }
     text = stamp("memae bench tabular: ODDS suite", settings)
+    models = ordered_models(table.rows, models)
     text += "\n## ROC AUC (mean over seeds)\n\n"
     text += "| dataset | " + " | ".join(models) + " |\n|---|" + "---|" * len(models) + "\n"
     means: dict[str, list[float]] = {m: [] for m in models}
