@@ -109,6 +109,7 @@ def test_model_specs():
         "memae",
         {"similarity": "cosine", "temperature": 0.05},
     )
+    assert parse_model("arnet:channels=[8,16]") == ("arnet", {"channels": [8, 16]})
     with pytest.raises(InputError, match="unknown model"):
         parse_model("memea")
     with pytest.raises(InputError, match="key=value"):
@@ -157,14 +158,18 @@ def test_bench_on_mvtec_reports_pixel_auc(tmp_path):
         "mvtec",
         make_mvtec(tmp_path / "bottle"),
         tmp_path / "out",
-        models=["ae"],
+        models=["ae", "arnet:channels=[8,16]"],
         seeds=[0],
         epochs=2,
         image_size=(16, 16),
     )
-    row = run(bench).rows[0]
-    assert 0 <= float(row["pixel_auc"]) <= 1 and row["n_anomalies"] == "4"
-    assert (tmp_path / "out" / "figures" / "heatmaps_ae.png").stat().st_size > 3000
+    rows = run(bench).rows
+    assert [r["model"] for r in rows] == ["ae", "arnet:channels=[8,16]"]
+    for row in rows:
+        assert 0 <= float(row["pixel_auc"]) <= 1 and row["n_anomalies"] == "4"
+    figures = tmp_path / "out" / "figures"
+    assert (figures / "heatmaps_ae.png").stat().st_size > 3000
+    assert (figures / "heatmaps_arnet_channels_8_16.png").stat().st_size > 3000
     assert "Pixel AUC" in (tmp_path / "out" / "results.md").read_text()
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 from ..detector import MemAEDetector
@@ -26,6 +28,11 @@ def parse_model(spec: str) -> tuple[str, dict[str, Any]]:
 
 
 def _value(text: str) -> Any:
+    if text.startswith("["):  # a list, e.g. channels=[16,32,64]
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError:
+            raise InputError(f"model option value {text!r} is not a JSON list") from None
     for cast in (int, float):
         try:
             return cast(text)
@@ -53,5 +60,5 @@ def make_detector(spec: str, seed: int, training: dict[str, Any], device: str) -
 
 
 def slug(spec: str) -> str:
-    """A file-name-safe form of a model spec."""
-    return spec.replace(":", "_").replace("=", "-")
+    """A file-name-safe form of a model spec: ``arnet:channels=[8,16]`` -> ``arnet_channels_8_16``."""
+    return re.sub(r"[^\w.-]+", "_", spec).strip("_")
