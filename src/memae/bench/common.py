@@ -60,5 +60,5 @@ def make_detector(spec: str, seed: int, training: dict[str, Any], device: str) -
 
 
 def slug(spec: str) -> str:
-    """A file-name-safe form of a model spec: ``arnet:channels=[8,16]`` -> ``arnet_channels_8_16``."""
+    """File-name-safe form of a model spec: ``arnet:channels=[8,16]`` -> ``arnet_channels_8_16``."""
     return re.sub(r"[^\w.-]+", "_", spec).strip("_")
