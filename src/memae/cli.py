@@ -558,7 +558,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--config",
         default="cpu",
-        choices=["paper", "cpu"],
+        choices=["paper", "cpu", "cpu-small"],
         help="paper: 256x256, channels 96-128-256-256, N = 2000; cpu: 64x64, "
         "16-32-64-64, N = 500 (see memae.bench.video.CONFIGS)",
     )

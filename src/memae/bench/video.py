@@ -52,6 +52,19 @@ CONFIGS: dict[str, dict[str, Any]] = {
         "batch_size": 14,
     },
     "cpu": {
+        "size": (128, 128),
+        "clip_len": 16,
+        "train_stride": 2,
+        "test_stride": 1,
+        "channels": [16, 32, 64, 64],
+        "mem_slots": 500,
+        "shrink_threshold": None,
+        "epochs": 20,
+        "lr": 1e-3,
+        "batch_size": 16,
+    },
+    # the first CPU attempt (64x64 frames): 2 minutes per model, micro AUC 0.78-0.79
+    "cpu-small": {
         "size": (64, 64),
         "clip_len": 16,
         "train_stride": 4,
@@ -226,7 +239,11 @@ def _figures(
     folder: Path, spec: str, videos: list[Video], norm: list[np.ndarray], maps: list[np.ndarray]
 ) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    v = max(range(len(videos)), key=lambda i: int(videos[i].labels.sum()))  # most anomalous
+    # the video with the most of both normal and anomalous frames shows the curve best
+    v = max(
+        range(len(videos)),
+        key=lambda i: min(int(videos[i].labels.sum()), int((videos[i].labels == 0).sum())),
+    )
     plots.normality_curve(
         norm[v],
         videos[v].labels,
