@@ -187,3 +187,15 @@ class TestPyOD:
         scores = np.column_stack([d.fit(X).decision_function(X) for d in dets])
         combined = average(standardizer(scores))
         assert combined.shape == (165,) and combined[150:].mean() > combined[:150].mean()
+
+
+def test_bench_tabular_from_the_command_line(tmp_path, capsys):
+    from memae.cli import main
+
+    code = main(["bench", "tabular", "--suite", "odds", "--data-dir",
+                 str(write_odds(tmp_path / "odds")), "--models", "ae", "--seeds", "0",
+                 "--epochs", "1", "--out", str(tmp_path / "out")])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "memae bench tabular: ODDS suite" in out and "--suite odds" in out
+    assert len((tmp_path / "out" / "results.csv").read_text().splitlines()) == 3

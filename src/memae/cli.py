@@ -300,69 +300,28 @@ def _str_list(text: str) -> list[str]:
     return [v.strip() for v in text.split(",") if v.strip()]
 
 
-def cmd_bench_image(args: argparse.Namespace) -> None:
-    from .bench.image import ALL_MODELS, ImageBench, run
+def cmd_bench(args: argparse.Namespace) -> None:
+    """Build the bench of ``args.kind`` (memae.bench.<kind>) from the matching arguments."""
+    import dataclasses
+    import importlib
 
-    bench = ImageBench(
-        dataset=args.dataset,
-        data_dir=Path(args.data_dir),
-        out=Path(args.out),
-        protocol=args.protocol,
-        classes=args.classes,
-        models=list(ALL_MODELS) if args.models == ["all"] else args.models,
-        seeds=args.seeds,
-        epochs=args.epochs,
-        lr=args.lr,
-        batch_size=args.batch_size,
-        image_size=args.image_size,
-        device=args.device,
-        figures=not args.no_figures,
-        command="memae " + " ".join(sys.argv[1:]),
-    )
-    run(bench)
-    print((Path(args.out) / "results.md").read_text(encoding="utf-8"))
-
-
-def cmd_bench_tabular(args: argparse.Namespace) -> None:
-    from .bench.tabular import TabularBench, run
-
-    bench = TabularBench(
-        data_dir=Path(args.data_dir),
-        out=Path(args.out),
-        dataset=args.dataset,
-        suite=args.suite,
-        models=args.models,
-        runs=args.runs,
-        seeds=args.seeds,
-        sources=args.sources,
-        epochs=args.epochs,
-        lr=args.lr,
-        batch_size=args.batch_size,
-        device=args.device,
-        command="memae " + " ".join(sys.argv[1:]),
-    )
-    run(bench)
-    print((Path(args.out) / "results.md").read_text(encoding="utf-8"))
-
-
-def cmd_bench_video(args: argparse.Namespace) -> None:
-    from .bench.video import VideoBench, run
-
-    bench = VideoBench(
-        data_dir=Path(args.data_dir),
-        out=Path(args.out),
-        dataset=args.dataset,
-        config=args.config,
-        models=args.models,
-        seeds=args.seeds,
-        epochs=args.epochs,
-        lr=args.lr,
-        batch_size=args.batch_size,
-        device=args.device,
-        figures=not args.no_figures,
-        command="memae " + " ".join(sys.argv[1:]),
-    )
-    run(bench)
+    module = importlib.import_module(f"memae.bench.{args.kind}")
+    bench_cls = module.Bench
+    values = {
+        f.name: getattr(args, f.name)
+        for f in dataclasses.fields(bench_cls)
+        if hasattr(args, f.name)
+    }
+    values |= {
+        "data_dir": Path(args.data_dir),
+        "out": Path(args.out),
+        "command": "memae " + " ".join(args.argv),
+    }
+    if hasattr(args, "no_figures"):
+        values["figures"] = not args.no_figures
+    if values.get("models") == ["all"] and hasattr(module, "ALL_MODELS"):
+        values["models"] = list(module.ALL_MODELS)
+    module.run(bench_cls(**values))
     print((Path(args.out) / "results.md").read_text(encoding="utf-8"))
 
 
@@ -516,7 +475,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--no-figures", action="store_true")
     _add_bench_options(p)
-    p.set_defaults(func=cmd_bench_image)
+    p.set_defaults(func=cmd_bench)
 
     p = kinds.add_parser(
         "tabular",
@@ -544,7 +503,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="KDD input files: raw (kddcup.data_10_percent.gz), npz (kdd_cup.npz)",
     )
     _add_bench_options(p)
-    p.set_defaults(func=cmd_bench_tabular)
+    p.set_defaults(func=cmd_bench)
 
     p = kinds.add_parser(
         "video",
@@ -571,12 +530,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=_int_list, default=[0])
     p.add_argument("--no-figures", action="store_true")
     _add_bench_options(p)
-    p.set_defaults(func=cmd_bench_video)
+    p.set_defaults(func=cmd_bench)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
+    args.argv = argv  # stamped into benchmark results
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",

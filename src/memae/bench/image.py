@@ -316,3 +316,6 @@ def _heatmaps(task: Task, maps: np.ndarray, path: Path) -> None:
         path,
         title=f"{task.name}: error maps (6 defective, 2 good)",
     )
+
+
+Bench = ImageBench  # what `memae bench image` builds from its arguments

@@ -285,3 +285,6 @@ def _odds_markdown(
         + " |\n"
     )
     atomic_write_text(bench.out / "results.md", text)
+
+
+Bench = TabularBench  # what `memae bench tabular` builds from its arguments

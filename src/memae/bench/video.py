@@ -297,3 +297,6 @@ def _markdown(bench: VideoBench, table: ResultsTable, cfg: dict[str, Any]) -> No
             f"| {spec} | " + " | ".join(cells) + f" | {len(mine)} | {per_epoch:.1f} | {fps:.1f} |\n"
         )
     atomic_write_text(bench.out / "results.md", text)
+
+
+Bench = VideoBench  # what `memae bench video` builds from its arguments
