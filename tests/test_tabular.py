@@ -192,9 +192,24 @@ class TestPyOD:
 def test_bench_tabular_from_the_command_line(tmp_path, capsys):
     from memae.cli import main
 
-    code = main(["bench", "tabular", "--suite", "odds", "--data-dir",
-                 str(write_odds(tmp_path / "odds")), "--models", "ae", "--seeds", "0",
-                 "--epochs", "1", "--out", str(tmp_path / "out")])
+    code = main(
+        [
+            "bench",
+            "tabular",
+            "--suite",
+            "odds",
+            "--data-dir",
+            str(write_odds(tmp_path / "odds")),
+            "--models",
+            "ae",
+            "--seeds",
+            "0",
+            "--epochs",
+            "1",
+            "--out",
+            str(tmp_path / "out"),
+        ]
+    )
     out, err = capsys.readouterr()
     assert code == 0, err
     assert "memae bench tabular: ODDS suite" in out and "--suite odds" in out

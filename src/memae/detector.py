@@ -163,12 +163,9 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
         self.seed_ = seed
 
         if net.normalize_views:  # ARNet option: each view's error relative to its training mean
+            # (V, B, *shape) errors per batch -> (V, n) mean error per view and sample
             per_view = torch.cat(
-                [
-                    sample_scores(e.flatten(0, 1)).reshape(e.shape[0], -1)
-                    for e, _ in self._run(data, per_view=True)
-                ],
-                dim=1,
+                [e.flatten(2).mean(2) for e, _ in self._run(data, per_view=True)], 1
             )
             net.view_weights.copy_(1.0 / per_view.mean(1).clamp_min(1e-12))
         meter = UsageMeter(net.memory.num_slots) if net.memory is not None else None

@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .data.clips import scale_frames
 from .detector import MemAEDetector
 from .errors import InputError
-from .scoring import normality
+from .scoring import frame_scores, normality
 
 FrameSink = Callable[[np.ndarray, float], None]  # (frame uint8 (h, w), score) in frame order
 
@@ -61,7 +62,7 @@ def score_stream(
     def flush() -> None:
         if not batch:
             return
-        clips = np.stack(batch).astype(np.float32)[:, None] / 127.5 - 1.0  # (k, 1, T, H, W)
+        clips = scale_frames(np.stack(batch))[:, None]  # (k, 1, T, H, W) in [-1, 1]
         maps = det.error_maps(clips)  # (k, T, H, W)
         for start, m, clip in zip(batch_starts, maps, batch, strict=True):
             score = float(m.mean())
@@ -103,6 +104,5 @@ def score_stream(
         raise InputError(f"the video has {n} frames, fewer than one clip ({clip_len})")
     flush()
     emit(final=True)
-    centres = np.arange(len(clip_scores)) + half
-    scores = np.interp(np.arange(n), centres, np.asarray(clip_scores))
+    scores = frame_scores(np.asarray(clip_scores), list(range(len(clip_scores))), n, clip_len)
     return StreamScores(scores, sorted(worst, key=lambda w: -w[0]))

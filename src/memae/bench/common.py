@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from typing import Any
+
+import numpy as np
 
 from ..detector import MemAEDetector
 from ..errors import InputError
@@ -62,3 +65,26 @@ def make_detector(spec: str, seed: int, training: dict[str, Any], device: str) -
 def slug(spec: str) -> str:
     """File-name-safe form of a model spec: ``arnet:channels=[8,16]`` -> ``arnet_channels_8_16``."""
     return re.sub(r"[^\w.-]+", "_", spec).strip("_")
+
+
+def fit_and_score(
+    spec: str, seed: int, training: dict[str, Any], device: str, train: Any, test: Any
+) -> tuple[Any, np.ndarray, dict[str, Any]]:
+    """Fit a fresh detector for ``spec`` on ``train`` and score ``test``.
+
+    -> (detector, scores, row fields: fit_s, score_s and, for deep models, epochs, lr, best
+    epoch and memory usage)."""
+    det = make_detector(spec, seed, training, device)
+    start = time.perf_counter()
+    det.fit(train)
+    fit_s = time.perf_counter() - start
+    scores = np.asarray(det.decision_function(test), dtype=float)
+    info: dict[str, Any] = {"fit_s": fit_s, "score_s": time.perf_counter() - start - fit_s}
+    if isinstance(det, MemAEDetector):
+        info |= {"epochs": det.epochs, "lr": det.lr, "best_epoch": det.history_.best_epoch + 1}
+        if det.memory_usage_:
+            info |= {
+                "slots_addressed": det.memory_usage_["slots_addressed"],
+                "nonzero_per_query": det.memory_usage_["mean_nonzero_per_query"],
+            }
+    return det, scores, info

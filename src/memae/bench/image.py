@@ -9,7 +9,6 @@ slots (Fig. 3) and, for MVTec, error heat maps are drawn right after training.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +25,7 @@ from ..data.protocols import OneClassSplit, one_class_split, standard_split
 from ..detector import MemAEDetector
 from ..errors import InputError
 from ..io import atomic_write_text
-from .common import make_detector, parse_model, slug
+from .common import fit_and_score, parse_model, slug
 from .results import ResultsTable, ordered_models, per_class_markdown, stamp
 
 log = logging.getLogger(__name__)
@@ -154,12 +153,9 @@ def run(bench: ImageBench) -> ResultsTable:
             if table.done(model=spec, **key):
                 continue
             todo.set_postfix_str(f"{spec} class {task.name} seed {task.seed}")
-            det = make_detector(spec, task.seed, training, bench.device)
-            start = time.perf_counter()
-            det.fit(task.split.train)
-            fit_s = time.perf_counter() - start
-            scores = det.decision_function(task.split.test)
-            score_s = time.perf_counter() - start - fit_s
+            det, scores, info = fit_and_score(
+                spec, task.seed, training, bench.device, task.split.train, task.split.test
+            )
             np.save(bench.out / "scores" / f"{slug(spec)}__{task.cls}__{task.seed}.npy", scores)
             row = {
                 **key,
@@ -170,20 +166,9 @@ def run(bench: ImageBench) -> ResultsTable:
                 "n_train": len(task.split.train),
                 "n_test": len(task.split.test),
                 "n_anomalies": int(task.split.test_labels.sum()),
-                "fit_s": fit_s,
-                "score_s": score_s,
+                **info,
             }
             if isinstance(det, MemAEDetector):
-                row |= {
-                    "epochs": det.epochs,
-                    "lr": det.lr,
-                    "best_epoch": det.history_.best_epoch + 1,
-                }
-                if det.memory_usage_:
-                    row |= {
-                        "slots_addressed": det.memory_usage_["slots_addressed"],
-                        "nonzero_per_query": det.memory_usage_["mean_nonzero_per_query"],
-                    }
                 if task.masks is not None:
                     maps = det.error_maps(task.split.test)
                     row["pixel_auc"] = roc_auc_score(task.masks.reshape(-1), maps.reshape(-1))

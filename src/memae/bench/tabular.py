@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import statistics
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,12 +21,11 @@ from tqdm.auto import tqdm
 
 from ..data.protocols import inlier_split, kdd_split
 from ..data.tabular import LabelledTable, read_kddcup_npz, read_kddcup_raw, read_odds
-from ..detector import MemAEDetector
 from ..errors import InputError
 from ..io import atomic_write_text
 from ..metrics import evaluate, top_fraction_threshold
 from .baselines import PYOD_REFERENCES, pyod_available
-from .common import make_detector, parse_model
+from .common import fit_and_score, parse_model
 from .results import ResultsTable, mean_std, ordered_models, stamp
 
 log = logging.getLogger(__name__)
@@ -99,25 +97,6 @@ class TabularBench:
         return out
 
 
-def _fit_score(
-    spec: str, seed: int, training: dict[str, Any], device: str, train: np.ndarray, test: np.ndarray
-) -> tuple[np.ndarray, dict[str, Any]]:
-    det = make_detector(spec, seed, training, device)
-    start = time.perf_counter()
-    det.fit(train)
-    fit_s = time.perf_counter() - start
-    scores = np.asarray(det.decision_function(test), dtype=float)
-    info: dict[str, Any] = {"fit_s": fit_s, "score_s": time.perf_counter() - start - fit_s}
-    if isinstance(det, MemAEDetector):
-        info |= {"epochs": det.epochs, "best_epoch": det.history_.best_epoch + 1}
-        if det.memory_usage_:
-            info |= {
-                "slots_addressed": det.memory_usage_["slots_addressed"],
-                "nonzero_per_query": det.memory_usage_["mean_nonzero_per_query"],
-            }
-    return scores, info
-
-
 def run(bench: TabularBench) -> ResultsTable:
     bench.check()
     bench.out.mkdir(parents=True, exist_ok=True)
@@ -143,7 +122,7 @@ def _run_kdd(bench: TabularBench) -> ResultsTable:
                     data = read_kddcup_raw(path) if source == "raw" else read_kddcup_npz(path)
                 train, test = kdd_split(data.y, seed=run_id)
                 bar.set_postfix_str(f"{source} run {run_id} {spec}")
-                scores, info = _fit_score(
+                _, scores, info = fit_and_score(
                     spec, run_id, training, bench.device, data.X[train], data.X[test]
                 )
                 labels = data.y[test]
@@ -224,7 +203,7 @@ def _run_odds(bench: TabularBench) -> ResultsTable:
                     bar.update()
                     continue
                 bar.set_postfix_str(f"{data.name} seed {seed} {spec}")
-                scores, info = _fit_score(
+                _, scores, info = fit_and_score(
                     spec, seed, training, bench.device, data.X[train], data.X[test]
                 )
                 labels = data.y[test]

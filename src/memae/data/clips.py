@@ -11,6 +11,11 @@ from ..errors import InputError
 from ..scoring import clip_starts
 
 
+def scale_frames(frames: np.ndarray) -> np.ndarray:
+    """uint8 frames -> float32 in [-1, 1], the paper's input range for video."""
+    return frames.astype(np.float32) / 127.5 - 1.0
+
+
 class ClipDataset(Dataset):
     """Every clip of ``clip_len`` frames, ``stride`` frames apart, of uint8 videos (t, h, w).
 
@@ -38,5 +43,5 @@ class ClipDataset(Dataset):
 
     def __getitem__(self, i: int) -> Tensor:
         v, s = self.index[i]
-        clip = torch.from_numpy(self.videos[v][s : s + self.clip_len])  # (T, H, W) uint8
-        return clip.float().div_(127.5).sub_(1.0).unsqueeze(0)  # (1, T, H, W) in [-1, 1]
+        clip = scale_frames(self.videos[v][s : s + self.clip_len])  # (T, H, W) in [-1, 1]
+        return torch.from_numpy(clip).unsqueeze(0)  # (1, T, H, W)
