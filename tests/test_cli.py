@@ -223,3 +223,10 @@ def test_one_hot_tables_keep_their_encoding_for_scoring(tmp_path, capsys):
         tmp_path / "s2.csv",
     )
     assert code != 0 and "no column 'kind'" in err
+
+
+def test_model_lists_keep_commas_inside_brackets():
+    from memae.cli import _str_list
+
+    specs = _str_list("arnet:channels=[16,32,64], ae,memae:similarity=cosine")
+    assert specs == ["arnet:channels=[16,32,64]", "ae", "memae:similarity=cosine"]

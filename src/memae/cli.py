@@ -10,6 +10,7 @@ import csv
 import io
 import json
 import logging
+import re
 import sys
 from functools import partial
 from pathlib import Path
@@ -297,7 +298,8 @@ def _int_list(text: str) -> list[int]:
 
 
 def _str_list(text: str) -> list[str]:
-    return [v.strip() for v in text.split(",") if v.strip()]
+    """Comma-separated items; commas inside brackets stay (``arnet:channels=[16,32],ae``)."""
+    return [v.strip() for v in re.split(r",(?![^\[]*\])", text) if v.strip()]
 
 
 def cmd_bench(args: argparse.Namespace) -> None:
