@@ -32,7 +32,7 @@ def throughput(model, x: torch.Tensor, batch: int, train: bool, steps: int) -> f
     sync()
     start = time.perf_counter()
     for i in range(steps):
-        xb = x[(i * batch) % (len(x) - batch):][:batch]
+        xb = x[(i * batch) % (len(x) - batch) :][:batch]
         if train:
             out = model(xb)
             loss = ((out.reconstruction - xb) ** 2).mean() + out.aux_loss
@@ -71,17 +71,15 @@ def main() -> None:
     result = {
         "date": date.today().isoformat(),
         "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
-        "device": str(args.device) + (f" ({torch.cuda.get_device_name()})"
-                                      if str(args.device).startswith("cuda") else ""),
+        "device": str(args.device)
+        + (f" ({torch.cuda.get_device_name()})" if str(args.device).startswith("cuda") else ""),
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
         "memae": memae.__version__,
         "train_batch": 64,
         "infer_batch": 256,
         "samples_per_s": med,
-        "time_ratio_memae_over_ae": {
-            k: med["ae"][k] / med["memae"][k] for k in ("train", "infer")
-        },
+        "time_ratio_memae_over_ae": {k: med["ae"][k] / med["memae"][k] for k in ("train", "infer")},
     }
     print(f"{'model':<6} {'train samples/s':>16} {'infer samples/s':>16}")
     for n, r in med.items():

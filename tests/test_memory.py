@@ -102,3 +102,28 @@ def test_usage_meter_counts_slots_and_nonzeros():
     assert s["slots_addressed"] == 2 and s["num_slots"] == 4
     assert s["mean_nonzero_per_query"] == pytest.approx(1.0)
     assert s["zero_rows_fraction"] == pytest.approx(1 / 3)
+
+
+def test_module_time_counts_only_the_timed_module_and_unhooks():
+    import time
+
+    from torch import nn
+
+    from memae.timing import module_time
+
+    class Slow(nn.Module):
+        def forward(self, x):
+            time.sleep(0.02)
+            return x
+
+    slow = Slow()
+    net = nn.Sequential(nn.Linear(4, 4), slow)
+    with module_time(slow) as t:
+        net(torch.zeros(2, 4))
+        net(torch.zeros(2, 4))
+    assert t.calls == 2 and 0.04 <= t.seconds < 0.5
+    net(torch.zeros(2, 4))  # hooks removed: no more counting
+    assert t.calls == 2
+    with module_time(None) as none:
+        net(torch.zeros(2, 4))
+    assert none.seconds == 0.0 and none.calls == 0

@@ -188,7 +188,11 @@ def test_bench_video_end_to_end(tmp_path, monkeypatch):
     worst = min(range(40), key=lambda i: float(first[i][3]))
     assert 16 <= worst < 34  # the noise segment (frames 20-29, smeared by 8-frame clips)
     assert (tmp_path / "out" / "figures" / "normality_memae.png").stat().st_size > 3000
+    by_model = {r["model"]: r for r in rows}
+    assert 0 < float(by_model["memae"]["memory_share"]) < 1
+    assert float(by_model["ae"]["memory_share"]) == 0  # no memory, nothing timed
     assert "micro AUC" in (tmp_path / "out" / "results.md").read_text()
+    assert "memory share" in (tmp_path / "out" / "results.md").read_text()
     assert (tmp_path / "out" / "models" / "memae_seed0" / "model.safetensors").exists()
 
 

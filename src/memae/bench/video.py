@@ -32,6 +32,7 @@ from ..errors import InputError
 from ..io import atomic_write_text
 from ..metrics import macro_auc, micro_auc
 from ..scoring import frame_scores, normality
+from ..timing import module_time
 from .common import make_detector, parse_model, slug
 from .results import ResultsTable, mean_std, stamp
 
@@ -178,7 +179,8 @@ def run(bench: VideoBench) -> ResultsTable:
             det.fit(train)
             fit_s = time.perf_counter() - start
             start = time.perf_counter()
-            scores, maps = score_videos(det, data.test, cfg["clip_len"], cfg["test_stride"])
+            with module_time(det.model_.memory) as memory_time:
+                scores, maps = score_videos(det, data.test, cfg["clip_len"], cfg["test_stride"])
             score_s = time.perf_counter() - start
             norm = [normality(s) for s in scores]
             anomaly = [1.0 - p for p in norm]
@@ -197,6 +199,8 @@ def run(bench: VideoBench) -> ResultsTable:
                     "fit_s_per_epoch": fit_s / det.epochs,
                     "score_s": score_s,
                     "frames_per_s": n_frames / score_s,
+                    "memory_s_per_frame": memory_time.seconds / n_frames,
+                    "memory_share": memory_time.seconds / score_s,
                 }
             )
             det.save(bench.out / "models" / f"{slug(spec)}_seed{seed}")
@@ -271,7 +275,7 @@ def _markdown(bench: VideoBench, table: ResultsTable, cfg: dict[str, Any]) -> No
     text = stamp(f"memae bench video: {bench.dataset}", settings)
     text += (
         "\n| model | micro AUC | macro AUC | pixel AUROC | seeds | fit s/epoch | "
-        "frames/s |\n|---|---|---|---|---|---|---|\n"
+        "frames/s | memory share |\n|---|---|---|---|---|---|---|---|\n"
     )
     for spec in bench.models:
         mine = [r for r in rows if r["model"] == spec]
@@ -282,8 +286,11 @@ def _markdown(bench: VideoBench, table: ResultsTable, cfg: dict[str, Any]) -> No
         ]
         per_epoch = np.mean([float(r["fit_s_per_epoch"]) for r in mine])
         fps = np.mean([float(r["frames_per_s"]) for r in mine])
+        shares = [float(r["memory_share"]) for r in mine if r.get("memory_share")]
+        share = f"{np.mean(shares):.1%}" if shares else "-"
         text += (
-            f"| {spec} | " + " | ".join(cells) + f" | {len(mine)} | {per_epoch:.1f} | {fps:.1f} |\n"
+            f"| {spec} | " + " | ".join(cells) + f" | {len(mine)} | {per_epoch:.1f} | {fps:.1f} "
+            f"| {share} |\n"
         )
     atomic_write_text(bench.out / "results.md", text)
 
