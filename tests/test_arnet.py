@@ -68,3 +68,8 @@ def test_arnet_detector_fit_save_load(tmp_path):
     back = MemAEDetector.load(tmp_path / "arnet")
     np.testing.assert_array_equal(back.decision_function(X), det.decision_function(X))
     torch.testing.assert_close(back.model_.view_weights, weights)
+    names, erased, restored = det.restorations(X[:5])
+    assert names == ["rot0", "rot90", "rot180", "rot270"]
+    assert erased.shape == restored.shape == (4, 5, 1, 12, 12)
+    np.testing.assert_allclose(erased[1], np.rot90(X[:5], 1, axes=(-2, -1)), atol=1e-5)
+    np.testing.assert_allclose(restored[0], det.reconstruct(X[:5]), atol=1e-5)

@@ -170,6 +170,7 @@ def test_bench_on_mvtec_reports_pixel_auc(tmp_path):
     figures = tmp_path / "out" / "figures"
     assert (figures / "heatmaps_ae.png").stat().st_size > 3000
     assert (figures / "heatmaps_arnet_channels_8_16.png").stat().st_size > 3000
+    assert (figures / "restorations_arnet_channels_8_16_class0.png").stat().st_size > 3000
     assert "Pixel AUC" in (tmp_path / "out" / "results.md").read_text()
 
 

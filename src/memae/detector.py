@@ -213,6 +213,26 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
             [self.scaler_.inverse(out.reconstruction).cpu().numpy() for _, out in self._run(data)]
         )
 
+    def restorations(self, X: Any) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """ARNet: each erased view of X and the model's restoration of it, in input units.
+
+        -> (view names, erased (V, n, *shape), restored (V, n, *shape)); a plain autoencoder
+        has the one view ``"identity"`` (the input and its reconstruction)."""
+        data = self._samples(X)
+        net: Autoencoder = self._fitted("model_")
+        net.eval()
+        device = next(net.parameters()).device
+        erased, restored = [], []
+        with torch.no_grad():
+            for batch in data.batches(batch_size=self.inference_batch_size):
+                views = net.views(self.scaler_(batch.to(device)))
+                erased.append(torch.stack([self.scaler_.inverse(v) for v in views]).cpu())
+                restored.append(
+                    torch.stack([self.scaler_.inverse(net(v).reconstruction) for v in views]).cpu()
+                )
+        names = list(net.eraser_names) or ["identity"]
+        return names, torch.cat(erased, 1).numpy(), torch.cat(restored, 1).numpy()
+
     def addressing(self, X: Any) -> np.ndarray:
         """Memory addressing weights after shrinkage: (n, N) for a flat memory, (n, N, *S) per
         location."""

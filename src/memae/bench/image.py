@@ -280,6 +280,16 @@ def _model_figures(task: Task, fitted: dict[str, Any], folder: Path) -> None:
             title=f"class {task.name}: 6 normal then 6 anomalous test images",
         )
     for spec, det in fitted.items():
+        if det.model_.erasers:  # ARNet: each erased view next to its restoration
+            names, erased, restored = det.restorations(shown)
+            views = {"original": list(shown)}
+            for name, e, r in zip(names, erased, restored, strict=True):
+                views |= {f"{name}: erased": list(e), f"{name}: restored": list(r)}
+            plots.image_rows(
+                views,
+                folder / f"restorations_{slug(spec)}_class{task.cls}.png",
+                title=f"{spec}, class {task.name}: 6 normal then 6 anomalous test images",
+            )
         if det.model_.memory is not None and det.model_.flatten:
             mass = det.addressing(task.split.train).sum(axis=0)
             used = np.argsort(-mass)[: min(20, int((mass > 0).sum()))]
