@@ -5,6 +5,7 @@ import torch
 
 from memae.models import VARIANTS, create_model, family_for, list_models
 from memae.models.conv2d import default_layers
+from memae.models.mlp import PAPER_KDD_HIDDEN
 
 SHAPES = {
     "mlp": ((9,), {}),
@@ -51,13 +52,15 @@ def test_paper_architectures():
     assert mnist.memory.dim == 72
     cifar = create_model("memae", (3, 32, 32))
     assert cifar.latent_shape == (256, 2, 2) and cifar.memory.num_slots == 500
-    kdd = create_model("memae", (120,))  # the preset gives the paper's net for 120 inputs
+    kdd = create_model("memae", (120,), hidden=PAPER_KDD_HIDDEN)
     assert kdd.memory.num_slots == 50 and kdd.memory.dim == 3
     widths = [m.out_features for m in kdd.encoder if isinstance(m, torch.nn.Linear)]
     assert widths == [60, 30, 10, 3]
-    narrow = create_model("ae", (6,))
-    widths = [m.out_features for m in narrow.encoder if isinstance(m, torch.nn.Linear)]
-    assert widths == sorted(widths, reverse=True) and widths[-1] == 2
+    for d, code in ((3, 2), (6, 2), (40, 10), (120, 30), (500, 32)):  # the tabular preset
+        net = create_model("ae", (d,))
+        widths = [m.out_features for m in net.encoder if isinstance(m, torch.nn.Linear)]
+        assert widths == sorted(widths, reverse=True) and widths[-1] == code
+        assert widths[0] >= max(64, d // 2) and net.memory is None
     video = create_model("memae", (1, 16, 64, 64))
     assert video.latent_shape == (256, 2, 4, 4) and video.memory.num_slots == 2000
     assert not video.flatten and video.memory.dim == 256

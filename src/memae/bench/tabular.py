@@ -24,6 +24,7 @@ from ..data.tabular import LabelledTable, read_kddcup_npz, read_kddcup_raw, read
 from ..errors import InputError
 from ..io import atomic_write_text
 from ..metrics import evaluate, top_fraction_threshold
+from ..models.mlp import PAPER_KDD_HIDDEN
 from .baselines import PYOD_REFERENCES, pyod_available
 from .common import fit_and_score, parse_model
 from .results import ResultsTable, mean_std, ordered_models, stamp
@@ -44,7 +45,7 @@ KDD_TRAINING: dict[str, Any] = {
     "lr": 1e-3,
     "batch_size": 1024,
     "validation_fraction": 0.1,
-    "model_options": {"hidden": [60, 30, 10, 3]},
+    "model_options": {"hidden": list(PAPER_KDD_HIDDEN)},
 }
 ODDS_TRAINING: dict[str, Any] = {"lr": 1e-3, "batch_size": 128, "validation_fraction": 0.1}
 ODDS_SAMPLE_STEPS = 300_000  # ODDS epochs = this / n_train, clipped to [10, 200]
@@ -236,7 +237,8 @@ def _odds_markdown(
         "deep training": {
             **bench.training(ODDS_TRAINING),
             "epochs": f"{ODDS_SAMPLE_STEPS:,} / n_train, clipped to [10, 200]",
-            "network": "tabular preset d-d/2-d/4-d/12-d/40, tanh, N = 50",
+            "network": "tabular preset (memae.models.mlp.auto_hidden): at least 64-32-16, "
+            "code d/4 in [2, 32], tanh, N = 50",
         },
         "command": f"`{bench.command}`" if bench.command else "(library call)",
     }

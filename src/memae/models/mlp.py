@@ -21,13 +21,17 @@ PAPER_KDD_HIDDEN = (60, 30, 10, 3)  # the KDDCUP99 net: 120-60-30-10-3
 
 
 def auto_hidden(width: int) -> tuple[int, ...]:
-    """The tabular preset: the paper's KDD proportions scaled to any width,
-    d -> d/2 -> d/4 -> d/12 -> d/40 (120 gives exactly 60-30-10-3), with floors so that
-    narrow tables keep a code of at least 2 and layers of at least 3 units."""
-    code = max(2, round(width / 40))
-    h3 = max(code + 1, round(width / 12))
-    h2 = max(h3, round(width / 4))
-    h1 = max(h2, round(width / 2))
+    """The tabular preset for a table of ``width`` columns: layers at least 64-32-16 wide and a
+    code of d/4 units (2 to 32); the memory, not a narrow code, is the bottleneck.
+
+    Chosen on the ODDS suite (benchmarks/RESULTS.md): the paper's KDD proportions scaled to d
+    (d/2-d/4-d/12-d/40) starve narrow tables (6 columns gave 3-3-3-2) and averaged 0.840 AUC
+    against 0.881 for this preset. The KDD benchmark passes the paper's net explicitly
+    (``PAPER_KDD_HIDDEN``)."""
+    code = min(32, max(2, round(width / 4)))
+    h3 = max(16, code)
+    h2 = max(32, round(width / 4), h3)
+    h1 = max(64, round(width / 2), h2)
     return (h1, h2, h3, code)
 
 
