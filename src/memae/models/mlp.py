@@ -1,4 +1,4 @@
-"""Fully connected family for vectors (n, d): the paper's KDDCUP99 net, d-60-30-10-3 with tanh."""
+"""Fully connected family for vectors (n, d): tanh MLPs, the paper's KDDCUP99 net and a preset."""
 
 from __future__ import annotations
 
