@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 import scipy.io
@@ -279,6 +281,14 @@ def test_cli_scores_a_video_file_and_a_frame_folder(clip_model, tmp_path, capsys
     for name in ("normality_cam.png", "heatmaps_cam.png"):
         assert (tmp_path / "out" / name).stat().st_size > 3000
     assert read_video_file(tmp_path / "out" / "cam_annotated.mp4").shape[0] == 30
+    capsys.readouterr()
+    csv_path = tmp_path / "out" / "frame_scores.csv"
+    assert main(["evaluate", str(csv_path), "--labels", str(tmp_path / "labels.npy")]) == 0
+    assert "micro AUC" in capsys.readouterr().out
+    metrics = json.loads(csv_path.with_suffix(".metrics.json").read_text())
+    normality = np.array([float(line.split(",")[3]) for line in lines[1:]])
+    expected = micro_auc([np.load(tmp_path / "labels.npy")], [1 - normality])
+    assert metrics["videos"] == 1 and metrics["micro_auc"] == pytest.approx(expected)
     save_frames(tmp_path / "frames" / "01", frames)
     save_frames(tmp_path / "frames" / "02", moving_square(20, size=16))
     code = main(

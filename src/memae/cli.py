@@ -22,7 +22,7 @@ from .data.readers import Loaded, read_data, read_labels
 from .detector import MemAEDetector
 from .errors import InputError, MemAEError
 from .io import atomic_write_text
-from .metrics import evaluate, top_fraction_threshold
+from .metrics import evaluate, macro_auc, micro_auc, top_fraction_threshold
 from .models import VARIANTS
 
 log = logging.getLogger("memae")
@@ -238,7 +238,9 @@ def _write_annotated(writer, threshold: float, frame: np.ndarray, score: float) 
     writer.write(rgb)
 
 
-def _read_scores(path: str) -> tuple[np.ndarray, np.ndarray | None]:
+def _read_scores(path: str) -> tuple[np.ndarray, np.ndarray | None, list[str] | None]:
+    """-> (scores, the model's labels if the file has them, video names if it is a
+    frame-scores file from a video model; its scores are then 1 - normality, Eq. 11)."""
     try:
         with open(path, newline="", encoding="utf-8") as fh:
             rows = list(csv.DictReader(fh))
@@ -246,21 +248,48 @@ def _read_scores(path: str) -> tuple[np.ndarray, np.ndarray | None]:
         raise InputError(f"cannot read scores {path}: {exc}") from None
     if not rows or "score" not in rows[0]:
         raise InputError(f"{path} is not a scores file: it needs a 'score' column and rows")
+    frames = "video" in rows[0] and "normality" in rows[0]
     try:
-        scores = np.array([float(r["score"]) for r in rows])
+        if frames:
+            scores = np.array([1.0 - float(r["normality"]) for r in rows])
+        else:
+            scores = np.array([float(r["score"]) for r in rows])
         labels = np.array([int(r["label"]) for r in rows]) if "label" in rows[0] else None
     except (TypeError, ValueError) as exc:
         raise InputError(f"{path}: bad value in the score or label column ({exc})") from None
-    return scores, labels
+    return scores, labels, [r["video"] for r in rows] if frames else None
+
+
+def _evaluate_frames(
+    scores: np.ndarray, truth: np.ndarray, videos: list[str], json_path: Path
+) -> None:
+    """Video frame scores: frame-level micro AUC (all frames, the paper's number) and macro AUC
+    (mean over videos) of 1 - normality."""
+    names = list(dict.fromkeys(videos))
+    ids = np.array([names.index(v) for v in videos])
+    lab = [truth[ids == i] for i in range(len(names))]
+    sc = [scores[ids == i] for i in range(len(names))]
+    if not 0 < truth.sum() < len(truth):
+        raise InputError("the labels need both normal (0) and anomalous frames for an AUC")
+    result = {"frames": len(scores), "videos": len(names)}
+    result |= {"micro_auc": micro_auc(lab, sc), "macro_auc": macro_auc(lab, sc)}
+    print(f"frames {result['frames']} in {result['videos']} video(s)")
+    print(f"micro AUC {result['micro_auc']:.4f}  macro AUC {result['macro_auc']:.4f}")
+    atomic_write_text(json_path, json.dumps(result, indent=2) + "\n")
+    print(f"wrote {json_path}")
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
-    scores, predicted = _read_scores(args.scores)
+    scores, predicted, videos = _read_scores(args.scores)
     truth = read_labels(args.labels, key=args.key, label_column=args.label_column)
     if len(truth) != len(scores):
         raise InputError(f"{len(scores)} scores but {len(truth)} labels in {args.labels}")
     if args.normal_class is not None:
         truth = (truth != _class_value(truth, args.normal_class)).astype(int)
+    json_path = Path(args.json) if args.json else Path(args.scores).with_suffix(".metrics.json")
+    if videos is not None:
+        _evaluate_frames(scores, np.asarray(truth).astype(int), videos, json_path)
+        return
     threshold = args.threshold
     if args.top_fraction is not None:
         threshold = top_fraction_threshold(scores, args.top_fraction)
@@ -269,7 +298,6 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         raise InputError(f"{args.scores} has no label column: pass --threshold or --top-fraction")
     ev = evaluate(scores, truth, threshold, flagged)
     print(ev.table())
-    json_path = Path(args.json) if args.json else Path(args.scores).with_suffix(".metrics.json")
     atomic_write_text(json_path, json.dumps(ev.as_dict(), indent=2) + "\n")
     print(f"wrote {json_path}")
 
