@@ -26,8 +26,8 @@ def auto_hidden(width: int) -> tuple[int, ...]:
 
     Chosen on the ODDS suite (benchmarks/RESULTS.md): the paper's KDD proportions scaled to d
     (d/2-d/4-d/12-d/40) starve narrow tables (6 columns gave 3-3-3-2): MemAE's mean AUC over
-    the suite went from 0.837 to 0.881 with this preset. The KDD benchmark passes the paper's net explicitly
-    (``PAPER_KDD_HIDDEN``)."""
+    the suite went from 0.837 to 0.881 with this preset. The KDD benchmark passes the paper's
+    net explicitly (``PAPER_KDD_HIDDEN``)."""
     code = min(32, max(2, round(width / 4)))
     h3 = max(16, code)
     h2 = max(32, round(width / 4), h3)
