@@ -12,19 +12,11 @@ from __future__ import annotations
 
 import argparse
 
-import numpy as np
-import torch
 from sklearn.metrics import roc_auc_score
 
 from memae import MemAEDetector
 from memae.data.images import load_image_dataset
 from memae.data.protocols import standard_split
-
-
-def per_view_errors(det: MemAEDetector, X: np.ndarray) -> np.ndarray:
-    """-> (V, n): each sample's mean squared restoration error under each view."""
-    errs = [e.flatten(2).mean(2) for e, _ in det._run(det._samples(X), per_view=True)]
-    return torch.cat(errs, 1).numpy()
 
 
 def main() -> None:
@@ -44,8 +36,8 @@ def main() -> None:
         random_state=0,
         model_options={"channels": [16, 32, 64]},
     ).fit(split.train)
-    test, y = per_view_errors(det, split.test), split.test_labels
-    train_mean = per_view_errors(det, split.train).mean(1, keepdims=True)
+    test, y = det.view_errors(split.test), split.test_labels
+    train_mean = det.view_errors(split.train).mean(1, keepdims=True)
     names = det.model_.eraser_names
     for name, err in zip(names, test, strict=True):
         print(f"{name:<10} {roc_auc_score(y, err):.4f}")

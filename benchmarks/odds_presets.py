@@ -17,7 +17,7 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 
 from memae.bench.common import fit_and_score
-from memae.bench.tabular import ODDS_SAMPLE_STEPS, ODDS_TRAINING
+from memae.bench.tabular import ODDS_TRAINING, odds_epochs
 from memae.data.protocols import inlier_split
 from memae.data.tabular import read_odds
 from memae.models.mlp import auto_hidden
@@ -64,7 +64,7 @@ def main() -> None:
                 res = []
                 for seed in seeds:
                     tr, te = inlier_split(data.y, seed)
-                    epochs = int(np.clip(round(ODDS_SAMPLE_STEPS / len(tr)), 10, 200))
+                    epochs = odds_epochs(len(tr))
                     training = {
                         **ODDS_TRAINING,
                         "epochs": epochs,

@@ -64,6 +64,9 @@ def test_arnet_detector_fit_save_load(tmp_path):
     weights = det.model_.view_weights
     assert weights.shape == (4,) and not torch.allclose(weights, torch.ones(4))
     assert det.error_maps(X[:3]).shape == (3, 12, 12)
+    per_view = det.view_errors(X)  # (V, n); the weights are 1 / its per-view training mean
+    assert per_view.shape == (4, 60)
+    np.testing.assert_allclose(weights.numpy(), 1 / per_view.mean(1), rtol=1e-4)
     det.save(tmp_path / "arnet")
     back = MemAEDetector.load(tmp_path / "arnet")
     np.testing.assert_array_equal(back.decision_function(X), det.decision_function(X))

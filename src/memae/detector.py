@@ -163,11 +163,7 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
         self.seed_ = seed
 
         if net.normalize_views:  # ARNet option: each view's error relative to its training mean
-            # (V, B, *shape) errors per batch -> (V, n) mean error per view and sample
-            per_view = torch.cat(
-                [e.flatten(2).mean(2) for e, _ in self._run(data, per_view=True)], 1
-            )
-            net.view_weights.copy_(1.0 / per_view.mean(1).clamp_min(1e-12))
+            net.view_weights.copy_(1.0 / self._view_errors(data).mean(1).clamp_min(1e-12))
         meter = UsageMeter(net.memory.num_slots) if net.memory is not None else None
         scores = self._score(data, meter=meter)
         self.memory_usage_ = meter.summary() if meter else None
@@ -218,20 +214,18 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
 
         -> (view names, erased (V, n, *shape), restored (V, n, *shape)); a plain autoencoder
         has the one view ``"identity"`` (the input and its reconstruction)."""
-        data = self._samples(X)
-        net: Autoencoder = self._fitted("model_")
-        net.eval()
-        device = next(net.parameters()).device
         erased, restored = [], []
-        with torch.no_grad():
-            for batch in data.batches(batch_size=self.inference_batch_size):
-                views = net.views(self.scaler_(batch.to(device)))
-                erased.append(torch.stack([self.scaler_.inverse(v) for v in views]).cpu())
-                restored.append(
-                    torch.stack([self.scaler_.inverse(net(v).reconstruction) for v in views]).cpu()
-                )
-        names = list(net.eraser_names) or ["identity"]
+        for _, views, outs in self._forward_views(self._samples(X)):
+            erased.append(torch.stack([self.scaler_.inverse(v) for v in views]).cpu())
+            restored.append(
+                torch.stack([self.scaler_.inverse(o.reconstruction) for o in outs]).cpu()
+            )
+        names = list(self.model_.eraser_names) or ["identity"]
         return names, torch.cat(erased, 1).numpy(), torch.cat(restored, 1).numpy()
+
+    def view_errors(self, X: Any) -> np.ndarray:
+        """Mean squared error of each sample under each view, unweighted: (V, n)."""
+        return self._view_errors(self._samples(X)).cpu().numpy()
 
     def addressing(self, X: Any) -> np.ndarray:
         """Memory addressing weights after shrinkage: (n, N) for a flat memory, (n, N, *S) per
@@ -376,23 +370,34 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
         return data
 
     @torch.no_grad()
-    def _run(self, data: Samples, per_view: bool = False) -> Iterator[tuple[Tensor, ModelOutput]]:
-        """Yield (squared error, model output of the first view) per inference batch, in order.
-
-        The error is averaged over the model's views (ARNet's erased inputs; one view
-        otherwise), each weighted by ``view_weights``; ``per_view`` stacks them unweighted
-        instead: (V, B, *shape)."""
+    def _forward_views(
+        self, data: Samples
+    ) -> Iterator[tuple[Tensor, list[Tensor], list[ModelOutput]]]:
+        """Yield (scaled input, its views, the model's output for each view) per inference
+        batch, in order. Views are ARNet's erased inputs; one view (the input) otherwise."""
         net: Autoencoder = self.model_
         net.eval()
         device = next(net.parameters()).device
         for batch in data.batches(batch_size=self.inference_batch_size):
             x = self.scaler_(batch.to(device))
-            outs = [net(v) for v in net.views(x)]
+            views = net.views(x)
+            yield x, views, [net(v) for v in views]
+
+    def _run(self, data: Samples, per_view: bool = False) -> Iterator[tuple[Tensor, ModelOutput]]:
+        """Yield (squared error, model output of the first view) per inference batch, in order.
+
+        The error is averaged over the model's views, each weighted by ``view_weights``;
+        ``per_view`` stacks them unweighted instead: (V, B, *shape)."""
+        for x, _, outs in self._forward_views(data):
             errs = torch.stack([squared_error(x, o.reconstruction) for o in outs])
             if not per_view:
-                w = net.view_weights.reshape(-1, *([1] * x.dim()))
+                w = self.model_.view_weights.reshape(-1, *([1] * x.dim()))
                 errs = (errs * w).mean(0)
             yield errs, outs[0]
+
+    def _view_errors(self, data: Samples) -> Tensor:
+        """(V, B, *shape) errors per batch -> (V, n) mean error per view and sample."""
+        return torch.cat([e.flatten(2).mean(2) for e, _ in self._run(data, per_view=True)], 1)
 
     def _score(self, data: Samples, meter: UsageMeter | None = None) -> np.ndarray:
         parts = []

@@ -51,6 +51,11 @@ ODDS_TRAINING: dict[str, Any] = {"lr": 1e-3, "batch_size": 128, "validation_frac
 ODDS_SAMPLE_STEPS = 300_000  # ODDS epochs = this / n_train, clipped to [10, 200]
 
 
+def odds_epochs(n_train: int) -> int:
+    """ODDS training length: about ODDS_SAMPLE_STEPS samples seen, 10 to 200 epochs."""
+    return int(np.clip(round(ODDS_SAMPLE_STEPS / n_train), 10, 200))
+
+
 @dataclass
 class TabularBench:
     data_dir: Path
@@ -196,7 +201,7 @@ def _run_odds(bench: TabularBench) -> ResultsTable:
         names.append(data.name)
         for seed in bench.seeds:
             train, test = inlier_split(data.y, seed)
-            epochs = int(np.clip(round(ODDS_SAMPLE_STEPS / len(train)), 10, 200))
+            epochs = odds_epochs(len(train))
             training = bench.training({**ODDS_TRAINING, "epochs": epochs})
             for spec in models:
                 key = {"dataset": data.name, "model": spec, "seed": seed}
