@@ -132,6 +132,7 @@ def test_errors_are_one_line_and_nothing_saved_is_lost(tables, capsys):
     (t / "nan.csv").write_text("a,b\n1,nan\n2,3\n")
     (t / "text.csv").write_text("a,b\n1,x\n2,y\n")
     (t / "narrow.csv").write_text("a,b\n1,2\n2,3\n")
+    (t / "nan_frames.csv").write_text("video,frame,score,normality\nv,0,1,0.5\nv,1,2,nan\n")
     cases = [
         (("train", t / "missing.csv", "--out", t / "model"), "does not exist"),
         (("train", t / "nan.csv", "--out", t / "model"), "NaN"),
@@ -140,6 +141,7 @@ def test_errors_are_one_line_and_nothing_saved_is_lost(tables, capsys):
         (("score", t / "narrow.csv", "--model", t / "model", "--out", t / "s.csv"), "trained on"),
         (("score", t / "test.csv", "--model", t / "nomodel", "--out", t / "s.csv"), "not exist"),
         (("evaluate", t / "test.csv", "--labels", t / "labels.csv"), "not a scores file"),
+        (("evaluate", t / "nan_frames.csv", "--labels", t / "labels.csv"), "NaN"),
     ]
     for argv, message in cases:
         code, out, err = run(capsys, *argv)

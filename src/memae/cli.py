@@ -257,6 +257,9 @@ def _read_scores(path: str) -> tuple[np.ndarray, np.ndarray | None, list[str] | 
         labels = np.array([int(r["label"]) for r in rows]) if "label" in rows[0] else None
     except (TypeError, ValueError) as exc:
         raise InputError(f"{path}: bad value in the score or label column ({exc})") from None
+    if not np.isfinite(scores).all():
+        column = "normality" if frames else "score"
+        raise InputError(f"{path}: the {column} column holds NaN or infinite values")
     return scores, labels, [r["video"] for r in rows] if frames else None
 
 
