@@ -232,3 +232,5 @@ def test_model_lists_keep_commas_inside_brackets():
 
     specs = _str_list("arnet:channels=[16,32,64], ae,memae:similarity=cosine")
     assert specs == ["arnet:channels=[16,32,64]", "ae", "memae:similarity=cosine"]
+    nested = _str_list("memae:layers=[[3,2,32],[3,3,8]],ae")
+    assert nested == ["memae:layers=[[3,2,32],[3,3,8]]", "ae"]

@@ -10,7 +10,6 @@ import csv
 import io
 import json
 import logging
-import re
 import sys
 from functools import partial
 from pathlib import Path
@@ -329,8 +328,16 @@ def _int_list(text: str) -> list[int]:
 
 
 def _str_list(text: str) -> list[str]:
-    """Comma-separated items; commas inside brackets stay (``arnet:channels=[16,32],ae``)."""
-    return [v.strip() for v in re.split(r",(?![^\[]*\])", text) if v.strip()]
+    """Comma-separated items; commas inside brackets, nested too, stay
+    (``arnet:channels=[16,32],memae:layers=[[3,2,32],[3,3,8]]``)."""
+    items, depth, start = [], 0, 0
+    for i, char in enumerate(text):
+        depth += {"[": 1, "]": -1}.get(char, 0)
+        if char == "," and depth == 0:
+            items.append(text[start:i])
+            start = i + 1
+    items.append(text[start:])
+    return [v.strip() for v in items if v.strip()]
 
 
 def cmd_bench(args: argparse.Namespace) -> None:
