@@ -289,6 +289,9 @@ def test_cli_scores_a_video_file_and_a_frame_folder(clip_model, tmp_path, capsys
     normality = np.array([float(line.split(",")[3]) for line in lines[1:]])
     expected = micro_auc([np.load(tmp_path / "labels.npy")], [1 - normality])
     assert metrics["videos"] == 1 and metrics["micro_auc"] == pytest.approx(expected)
+    labels = str(tmp_path / "labels.npy")
+    assert main(["evaluate", str(csv_path), "--labels", labels, "--threshold", "0.5"]) == 1
+    assert "--threshold and --top-fraction do not apply" in capsys.readouterr().err
     save_frames(tmp_path / "frames" / "01", frames)
     save_frames(tmp_path / "frames" / "02", moving_square(20, size=16))
     code = main(

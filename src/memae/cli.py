@@ -290,6 +290,11 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         truth = (truth != _class_value(truth, args.normal_class)).astype(int)
     json_path = Path(args.json) if args.json else Path(args.scores).with_suffix(".metrics.json")
     if videos is not None:
+        if args.threshold is not None or args.top_fraction is not None:
+            raise InputError(
+                f"{args.scores} holds per-video frame scores, evaluated by AUC of 1 - normality:"
+                " --threshold and --top-fraction do not apply"
+            )
         _evaluate_frames(scores, np.asarray(truth).astype(int), videos, json_path)
         return
     threshold = args.threshold
