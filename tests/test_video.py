@@ -292,6 +292,9 @@ def test_cli_scores_a_video_file_and_a_frame_folder(clip_model, tmp_path, capsys
     labels = str(tmp_path / "labels.npy")
     assert main(["evaluate", str(csv_path), "--labels", labels, "--threshold", "0.5"]) == 1
     assert "--threshold and --top-fraction do not apply" in capsys.readouterr().err
+    np.save(tmp_path / "graded.npy", np.arange(30) % 3)  # not 0/1 labels
+    assert main(["evaluate", str(csv_path), "--labels", str(tmp_path / "graded.npy")]) == 1
+    assert "labels must be 0 (normal) / 1 (anomaly)" in capsys.readouterr().err
     save_frames(tmp_path / "frames" / "01", frames)
     save_frames(tmp_path / "frames" / "02", moving_square(20, size=16))
     code = main(

@@ -21,7 +21,13 @@ from .data.readers import Loaded, read_data, read_labels
 from .detector import MemAEDetector
 from .errors import InputError, MemAEError
 from .io import atomic_write_text
-from .metrics import evaluate, macro_auc, micro_auc, top_fraction_threshold
+from .metrics import (
+    check_binary_labels,
+    evaluate,
+    macro_auc,
+    micro_auc,
+    top_fraction_threshold,
+)
 from .models import VARIANTS
 
 log = logging.getLogger("memae")
@@ -267,12 +273,10 @@ def _evaluate_frames(
 ) -> None:
     """Video frame scores: frame-level micro AUC (all frames, the paper's number) and macro AUC
     (mean over videos) of 1 - normality."""
-    names = list(dict.fromkeys(videos))
-    ids = np.array([names.index(v) for v in videos])
+    truth = check_binary_labels(truth)
+    names, ids = np.unique(videos, return_inverse=True)
     lab = [truth[ids == i] for i in range(len(names))]
     sc = [scores[ids == i] for i in range(len(names))]
-    if not 0 < truth.sum() < len(truth):
-        raise InputError("the labels need both normal (0) and anomalous frames for an AUC")
     result = {"frames": len(scores), "videos": len(names)}
     result |= {"micro_auc": micro_auc(lab, sc), "macro_auc": macro_auc(lab, sc)}
     print(f"frames {result['frames']} in {result['videos']} video(s)")
@@ -295,7 +299,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
                 f"{args.scores} holds per-video frame scores, evaluated by AUC of 1 - normality:"
                 " --threshold and --top-fraction do not apply"
             )
-        _evaluate_frames(scores, np.asarray(truth).astype(int), videos, json_path)
+        _evaluate_frames(scores, truth, videos, json_path)
         return
     threshold = args.threshold
     if args.top_fraction is not None:
