@@ -93,3 +93,16 @@ def test_decode_memory_slots_shapes():
     assert create_model("memae", (1, 28, 28)).decode_memory_slots().shape == (100, 1, 28, 28)
     clip = create_model("memae", (1, 4, 16, 16), channels=(4, 4, 8, 8), mem_slots=6)
     assert clip.decode_memory_slots().shape == (6, 1, 4, 16, 16)
+
+
+def test_unet_skip_levels():
+    x = torch.randn(2, 1, 13, 11)
+    fused_in = {}
+    for skips in (0, 1, 2, None):
+        m = create_model("arnet", (1, 13, 11), channels=(4, 8, 16), skips=skips)
+        assert m(x).reconstruction.shape == x.shape
+        # a level with a skip fuses twice its width: [finest, coarsest] input channels
+        fused_in[skips] = [f[0].in_channels for f in m.decoder.fuse]
+    assert fused_in == {0: [4, 8], 1: [4, 16], 2: [8, 16], None: [8, 16]}
+    with pytest.raises(ValueError, match="skips"):
+        create_model("arnet", (1, 13, 11), channels=(4, 8, 16), skips=3)

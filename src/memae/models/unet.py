@@ -1,8 +1,10 @@
 """U-Net family for images (n, c, h, w): ARNet's restoration network.
 
 Each level: two 3x3 conv + BN + LeakyReLU; down by a stride-2 conv, up by a stride-2
-transposed conv (output_padding chosen per level, so any size works) and a skip connection.
-The bottleneck (none, or MemAE's memory per location) sits at the deepest level.
+transposed conv (output_padding chosen per level, so any size works) and, on the coarsest
+``skips`` levels, a skip connection (all levels by default: a U-Net; 0: a plain
+encoder-decoder). The bottleneck (none, or MemAE's memory per location) sits at the deepest
+level.
 """
 
 from __future__ import annotations
@@ -48,36 +50,48 @@ class UNetEncoder(nn.Module):
 
 
 class UNetDecoder(nn.Module):
-    def __init__(self, out_ch: int, channels: Sequence[int], sizes: Sequence[tuple[int, int]]):
+    def __init__(
+        self, out_ch: int, channels: Sequence[int], sizes: Sequence[tuple[int, int]], skips: int
+    ):
         super().__init__()
+        levels = len(channels) - 1
+        self.skip = [i >= levels - skips for i in range(levels)]  # level i fuses skips[i]?
         self.ups = nn.ModuleList()
         self.fuse = nn.ModuleList()
-        for i in range(len(channels) - 1):
+        for i in range(levels):
             big, small = sizes[i], sizes[i + 1]
             pad = tuple(b - (2 * s - 1) for b, s in zip(big, small, strict=True))
             self.ups.append(
                 nn.ConvTranspose2d(channels[i + 1], channels[i], 3, 2, 1, output_padding=pad)
             )
-            self.fuse.append(_block(2 * channels[i], channels[i]))
+            self.fuse.append(_block((2 if self.skip[i] else 1) * channels[i], channels[i]))
         self.head = nn.Conv2d(channels[0], out_ch, 1)
 
     def forward(self, z: Tensor, skips: list[Tensor]) -> Tensor:
         h = z
         for i in range(len(self.ups) - 1, -1, -1):
-            h = self.fuse[i](torch.cat([self.ups[i](h), skips[i]], dim=1))
+            h = self.ups[i](h)  # (B, c_i, H_i, W_i)
+            h = self.fuse[i](torch.cat([h, skips[i]], dim=1) if self.skip[i] else h)
         return self.head(h)
 
 
 @register_family("unet", rank=3)
-def build_unet(input_shape: tuple[int, ...], channels: Sequence[int] = (32, 64, 128)) -> Backbone:
+def build_unet(
+    input_shape: tuple[int, ...], channels: Sequence[int] = (32, 64, 128), skips: int | None = None
+) -> Backbone:
     """Default widths 32-64-128: 28x28 digits -> 7x7x128 at the bottom; pass more levels for
-    larger images (e.g. (32, 64, 128, 256, 256) for 256x256 textures)."""
+    larger images (e.g. (32, 64, 128, 256, 256) for 256x256 textures). ``skips``: how many of
+    the coarsest levels keep their skip connection (None: all)."""
     c, h, w = input_shape
+    levels = len(channels) - 1
+    skips = levels if skips is None else int(skips)
+    if not 0 <= skips <= levels:
+        raise ValueError(f"skips must be in [0, {levels}] for {len(channels)} widths, got {skips}")
     sizes = [(h, w)]
     for _ in channels[1:]:
         sizes.append(((sizes[-1][0] + 1) // 2, (sizes[-1][1] + 1) // 2))
     encoder = UNetEncoder(c, channels)
-    decoder = UNetDecoder(c, channels, sizes)
+    decoder = UNetDecoder(c, channels, sizes, skips)
     return Backbone(
         encoder, decoder, (channels[-1], *sizes[-1]), memory_slots=500, memory_on="location"
     )
