@@ -213,3 +213,19 @@ def test_memory_collapse_is_reported(blobs, caplog):
         det = small(epochs=1, shrink_threshold=0.5).fit(normal)  # weights ~1/50 < 0.5
     assert det.memory_usage_["zero_rows_fraction"] > 0.5
     assert "memory collapse" in caplog.text
+
+
+def test_compiled_training_matches_eager_and_saves_a_plain_module(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.random((40, 1, 8, 8)).astype(np.float32)
+    opts = {"model_options": {"channels": [4, 8]}, "epochs": 2, "random_state": 0}
+    eager = MemAEDetector("arnet", **opts).fit(X)
+    compiled = MemAEDetector("arnet", compile=True, **opts).fit(X)
+    assert type(compiled.model_) is type(eager.model_)
+    np.testing.assert_allclose(
+        compiled.decision_function(X), eager.decision_function(X), rtol=1e-3, atol=1e-6
+    )
+    compiled.save(tmp_path / "m")
+    loaded = MemAEDetector.load(tmp_path / "m")
+    assert loaded.compile is True
+    np.testing.assert_allclose(loaded.decision_function(X), compiled.decision_function(X))

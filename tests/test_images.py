@@ -116,6 +116,19 @@ def test_model_specs():
         parse_model("memae:cosine")
 
 
+def test_compile_flag_reaches_the_detectors(tmp_path):
+    from memae.bench.common import make_detector
+    from memae.cli import build_parser
+
+    args = build_parser().parse_args(
+        ["bench", "image", "--dataset", "mnist", "--data-dir", "d", "--compile", "--out", "o"]
+    )
+    bench = ImageBench("mnist", tmp_path, tmp_path, compile=args.compile)
+    assert make_detector("arnet", 0, bench.training(), "cpu").compile is True
+    plain = ImageBench("mnist", tmp_path, tmp_path).training()
+    assert make_detector("arnet", 0, plain, "cpu").compile is False
+
+
 def test_bench_end_to_end_on_a_folder_and_resumes(tmp_path):
     rng = np.random.default_rng(0)
     for cls, value in (("a", 40), ("b", 200), ("c", 120)):

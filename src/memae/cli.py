@@ -73,6 +73,7 @@ def _add_data_options(p: argparse.ArgumentParser) -> None:
 
 
 TABLE_ENCODING = "table_encoding.json"  # saved beside the model by `train --one-hot`
+COMPILE_HELP = "train through torch.compile (a plain model is saved; not bit-identical)"
 
 
 def _read(args: argparse.Namespace, path: str, **override) -> Loaded:
@@ -124,6 +125,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         validation_fraction=args.validation_fraction,
         contamination=args.contamination,
         device=args.device,
+        compile=args.compile,
         random_state=args.seed,
         verbose=0 if args.quiet else 1,
     ).fit(X)
@@ -419,6 +421,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--normal-class", metavar="K", help="train only on samples of this class")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
+    p.add_argument("--compile", action="store_true", help=COMPILE_HELP)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_data_options(p)
     p.set_defaults(func=cmd_train)
@@ -523,6 +526,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="resize folder / MVTec images (MVTec default 128x128)",
     )
     p.add_argument("--no-figures", action="store_true")
+    p.add_argument("--compile", action="store_true", help=COMPILE_HELP)
     _add_bench_options(p)
     p.set_defaults(func=cmd_bench)
 
@@ -578,6 +582,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--seeds", type=_int_list, default=[0])
     p.add_argument("--no-figures", action="store_true")
+    p.add_argument("--compile", action="store_true", help=COMPILE_HELP)
     _add_bench_options(p)
     p.set_defaults(func=cmd_bench)
     return parser

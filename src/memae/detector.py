@@ -57,6 +57,10 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
         scaling: ``auto``, ``minmax``, ``global``, ``standard`` or ``none`` (fitted on the
             training split).
         device: ``auto`` (CUDA when available), ``cpu``, ``cuda``, ``cuda:1``, ...
+        compile: train through ``torch.compile`` (the first epoch pays the compilation; the
+            saved model is the same plain module). Scores match eager training up to
+            floating-point differences that training amplifies, not bit for bit. On a 2-core
+            CPU it gains little (1.15-1.2x per step, 5% on a 10-epoch ARNet fit).
         inference_batch_size: batch size for scoring.
         random_state: seed; the same seed gives the same scores on CPU.
         verbose: show a progress bar with the loss.
@@ -83,6 +87,7 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
         threshold_quantile: float | None = None,
         scaling: str = "auto",
         device: str = "auto",
+        compile: bool = False,
         inference_batch_size: int = 256,
         random_state: int | None = None,
         verbose: int = 0,
@@ -105,6 +110,7 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
         self.threshold_quantile = threshold_quantile
         self.scaling = scaling
         self.device = device
+        self.compile = compile
         self.inference_batch_size = inference_batch_size
         self.random_state = random_state
         self.verbose = verbose
@@ -157,6 +163,7 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
             lr=self.lr,
             weight_decay=self.weight_decay,
             lr_schedule=self.lr_schedule,
+            compile=bool(self.compile),
             verbose=bool(self.verbose),
         )
         self.model_, self.scaler_, self.input_shape_ = net, scaler, tuple(data.shape)

@@ -67,14 +67,17 @@ def train(
     lr: float,
     weight_decay: float = 0.0,
     lr_schedule: str = "constant",
+    compile: bool = False,
     verbose: bool = False,
 ) -> TrainHistory:
     """Train in place and leave the model at the epoch with the lowest validation
     reconstruction loss (training loss when there is no validation split).
 
     ``train_batches``/``val_batches`` return a fresh iterable of ready (scaled, on-device)
-    batches each call.
+    batches each call. ``compile``: the steps run through ``torch.compile(model)``, which
+    shares the model's parameters, so ``model`` itself is what is trained and returned.
     """
+    step_model = torch.compile(model) if compile else model
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     schedule = None
     if lr_schedule == "cosine":  # decays to 0 over the epochs: a calm end to pick the best from
@@ -85,10 +88,10 @@ def train(
     best_state: dict[str, Tensor] | None = None
     bar = tqdm(range(epochs), desc="train", unit="epoch", disable=not verbose, leave=False)
     for epoch in bar:
-        model.train()
+        step_model.train()
         total, count = 0.0, 0
         for x in train_batches():
-            rec, aux = reconstruction_loss(model, x)
+            rec, aux = reconstruction_loss(step_model, x)
             loss = rec + aux
             if not torch.isfinite(loss):
                 raise FloatingPointError(
@@ -102,7 +105,7 @@ def train(
         history.train_loss.append(total / max(count, 1))
         if schedule is not None:
             schedule.step()
-        score = evaluate_loss(model, val_batches()) if val_batches else history.train_loss[-1]
+        score = evaluate_loss(step_model, val_batches()) if val_batches else history.train_loss[-1]
         history.val_loss.append(score)
         if best_state is None or score < history.best_val_loss:
             history.best_epoch = epoch

@@ -60,6 +60,7 @@ class ImageBench:
     batch_size: int | None = None
     image_size: tuple[int, int] | None = None
     device: str = "auto"
+    compile: bool = False
     figures: bool = True
     command: str = ""
 
@@ -80,6 +81,8 @@ class ImageBench:
         for k in ("epochs", "lr", "batch_size"):
             if getattr(self, k) is not None:
                 base[k] = getattr(self, k)
+        if self.compile:
+            base["compile"] = True
         return base
 
 

@@ -83,6 +83,7 @@ class VideoBench:
     lr: float | None = None
     batch_size: int | None = None
     device: str = "auto"
+    compile: bool = False
     figures: bool = True
     command: str = ""
 
@@ -93,6 +94,8 @@ class VideoBench:
         for k in ("epochs", "lr", "batch_size"):
             if getattr(self, k) is not None:
                 cfg[k] = getattr(self, k)
+        if self.compile:
+            cfg["compile"] = True
         return cfg
 
 
@@ -107,6 +110,7 @@ def _training(cfg: dict[str, Any]) -> dict[str, Any]:
         "mem_slots": cfg["mem_slots"],
         "shrink_threshold": cfg["shrink_threshold"],
         "model_options": options,
+        "compile": cfg.get("compile", False),
     }
 
 
