@@ -42,6 +42,8 @@ def test_init_only_stores_and_clone_works():
         MemAEDetector(epochs=-1).fit(np.zeros((4, 2)))
     with pytest.raises(InputError, match="lr_schedule"):
         MemAEDetector(lr_schedule="step").fit(np.zeros((4, 2)))
+    with pytest.raises(InputError, match="compile"):  # e.g. the string of a bench model spec
+        MemAEDetector(compile="false").fit(np.zeros((4, 2)))
 
 
 def test_cosine_schedule_trains_and_differs_from_constant(blobs):

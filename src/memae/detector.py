@@ -337,6 +337,7 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
             self.lr_schedule in ("constant", "cosine"),
             f"lr_schedule={self.lr_schedule!r}; choose constant or cosine",
         )
+        need(self.compile in (True, False), f"compile={self.compile!r} (True or False)")
         need(0 <= self.validation_fraction < 1, f"validation_fraction={self.validation_fraction!r}")
         need(0 < self.contamination <= 0.5, f"contamination={self.contamination!r} (0, 0.5]")
         need(

@@ -55,7 +55,7 @@ class UNetDecoder(nn.Module):
     ):
         super().__init__()
         levels = len(channels) - 1
-        self.skip = [i >= levels - skips for i in range(levels)]  # level i fuses skips[i]?
+        self.skip = [i >= levels - skips for i in range(levels)]  # level 0 = full resolution
         self.ups = nn.ModuleList()
         self.fuse = nn.ModuleList()
         for i in range(levels):
