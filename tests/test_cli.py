@@ -93,12 +93,15 @@ def test_mnist_idx_one_class(mnist_dir, tmp_path, capsys):
         1,
         "--lr",
         1e-3,
+        "--error-sigma",
+        1,
         "--out",
         tmp_path / "m1",
         "--quiet",
     )
     assert code == 0, err
     assert "on 6742 samples of shape (1, 28, 28)" in out
+    assert json.loads((tmp_path / "m1" / "config.json").read_text())["params"]["error_sigma"] == 1
     code, _, err = run(
         capsys,
         "score",
@@ -138,6 +141,7 @@ def test_errors_are_one_line_and_nothing_saved_is_lost(tables, capsys):
         (("train", t / "nan.csv", "--out", t / "model"), "NaN"),
         (("train", t / "text.csv", "--out", t / "model"), "non-numeric"),
         (("train", t / "train.csv", "--out", t / "model", "--epochs", 0), "epochs"),
+        (("train", t / "train.csv", "--out", t / "model", "--error-sigma", 1), "error_sigma"),
         (("score", t / "narrow.csv", "--model", t / "model", "--out", t / "s.csv"), "trained on"),
         (("score", t / "test.csv", "--model", t / "nomodel", "--out", t / "s.csv"), "not exist"),
         (("evaluate", t / "test.csv", "--labels", t / "labels.csv"), "not a scores file"),

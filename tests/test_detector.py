@@ -44,6 +44,10 @@ def test_init_only_stores_and_clone_works():
         MemAEDetector(lr_schedule="step").fit(np.zeros((4, 2)))
     with pytest.raises(InputError, match="compile"):  # e.g. the string of a bench model spec
         MemAEDetector(compile="false").fit(np.zeros((4, 2)))
+    with pytest.raises(InputError, match="error_sigma"):
+        MemAEDetector(error_sigma=-1.0).fit(np.zeros((4, 2)))
+    with pytest.raises(InputError, match="error_sigma smooths images"):
+        MemAEDetector(error_sigma=1.0).fit(np.zeros((4, 2)))
 
 
 def test_cosine_schedule_trains_and_differs_from_constant(blobs):
@@ -119,6 +123,20 @@ def test_images_and_error_maps_for_other_variants(model, tmp_path):
     det.save(tmp_path / model)
     back = MemAEDetector.load(tmp_path / model)
     np.testing.assert_array_equal(back.decision_function(X), det.decision_function(X))
+
+
+def test_error_sigma_smooths_the_residual_and_survives_save_load(tmp_path):
+    X = np.random.default_rng(3).random((40, 1, 12, 12), dtype=np.float32)
+    det = small("ae", epochs=2).fit(X)
+    plain, plain_maps = det.decision_function(X), det.error_maps(X[:4])
+    det.set_params(error_sigma=1.0)  # scoring only: the trained network is unchanged
+    smooth, smooth_maps = det.decision_function(X), det.error_maps(X[:4])
+    assert smooth_maps.shape == plain_maps.shape and not np.allclose(smooth, plain)
+    assert (smooth <= plain + 1e-7).all()  # a blur (kernel summing to 1) never adds energy
+    det.save(tmp_path / "m")
+    back = MemAEDetector.load(tmp_path / "m")
+    assert back.error_sigma == 1.0
+    np.testing.assert_array_equal(back.decision_function(X), smooth)
 
 
 def test_clips_get_per_frame_error_maps():

@@ -53,3 +53,22 @@ def test_metric_input_errors():
         evaluate(np.ones(3), np.array([0, 1, 2]), 0.5)
     with pytest.raises(InputError, match="3 scores but 2"):
         evaluate(np.ones(3), np.array([0, 1]), 0.5)
+
+
+def test_smoothed_error_cancels_a_shifted_edge_but_keeps_a_missing_blob():
+    import torch
+
+    from memae.scoring import gaussian_smooth, squared_error
+
+    x = torch.zeros(1, 1, 16, 16)
+    x[..., 4:12, 6:8] = 1.0  # a vertical stroke
+    shifted = torch.roll(x, 1, dims=-1)  # drawn one pixel to the right
+    missing = torch.zeros_like(x)  # the stroke left out
+    assert squared_error(x, shifted).sum() == squared_error(x, missing).sum()  # plain: a tie
+    ratio = squared_error(x, shifted, 1.0).sum() / squared_error(x, missing, 1.0).sum()
+    assert ratio < 0.5  # smoothed: the shift costs far less than the missing stroke
+    clip = torch.randn(2, 1, 3, 9, 9)
+    assert gaussian_smooth(clip, 1.5).shape == clip.shape
+    point = torch.zeros(1, 1, 15, 15)
+    point[..., 7, 7] = 1.0
+    assert torch.isclose(gaussian_smooth(point, 1.0).sum(), torch.tensor(1.0))

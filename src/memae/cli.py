@@ -119,6 +119,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         mem_slots=args.mem_slots,
         shrink_threshold=args.shrink_threshold,
         similarity=args.similarity,
+        error_sigma=args.error_sigma,
         epochs=args.epochs,
         batch_size=args.batch_size,
         lr=args.lr,
@@ -410,6 +411,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mem-slots", type=int, help="memory size N (default: the paper's)")
     p.add_argument("--shrink-threshold", type=float, help="hard shrinkage lambda (default 1/N)")
     p.add_argument("--similarity", choices=["dot", "cosine"], help="memory addressing")
+    p.add_argument(
+        "--error-sigma",
+        type=float,
+        default=0.0,
+        help="images/clips: Gaussian smoothing (pixels) of the residual before squaring",
+    )
     p.add_argument("--validation-fraction", type=float, default=0.1)
     p.add_argument(
         "--contamination",
