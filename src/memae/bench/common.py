@@ -62,6 +62,18 @@ def make_detector(spec: str, seed: int, training: dict[str, Any], device: str) -
     )
 
 
+def training_overrides(base: dict[str, Any], bench: Any) -> dict[str, Any]:
+    """``base`` training settings with the bench's own ``epochs``, ``lr``, ``batch_size`` (where
+    given) and ``compile`` (where true) put over them."""
+    out = dict(base)
+    for k in ("epochs", "lr", "batch_size"):
+        if getattr(bench, k, None) is not None:
+            out[k] = getattr(bench, k)
+    if getattr(bench, "compile", False):
+        out["compile"] = True
+    return out
+
+
 def slug(spec: str) -> str:
     """File-name-safe form of a model spec: ``arnet:channels=[8,16]`` -> ``arnet_channels_8_16``."""
     return re.sub(r"[^\w.-]+", "_", spec).strip("_")

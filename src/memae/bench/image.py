@@ -25,7 +25,7 @@ from ..data.protocols import OneClassSplit, one_class_split, standard_split
 from ..detector import MemAEDetector
 from ..errors import InputError
 from ..io import atomic_write_text
-from .common import fit_and_score, parse_model, slug
+from .common import fit_and_score, parse_model, slug, training_overrides
 from .results import ResultsTable, ordered_models, per_class_markdown, stamp
 
 log = logging.getLogger(__name__)
@@ -77,13 +77,7 @@ class ImageBench:
             raise InputError("give at least one seed")
 
     def training(self) -> dict[str, Any]:
-        base = dict(TRAINING[self.dataset])
-        for k in ("epochs", "lr", "batch_size"):
-            if getattr(self, k) is not None:
-                base[k] = getattr(self, k)
-        if self.compile:
-            base["compile"] = True
-        return base
+        return training_overrides(TRAINING[self.dataset], self)
 
 
 @dataclass

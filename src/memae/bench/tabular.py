@@ -26,7 +26,7 @@ from ..io import atomic_write_text
 from ..metrics import evaluate, top_fraction_threshold
 from ..models.mlp import PAPER_KDD_HIDDEN
 from .baselines import PYOD_REFERENCES, pyod_available
-from .common import fit_and_score, parse_model
+from .common import fit_and_score, parse_model, training_overrides
 from .results import ResultsTable, mean_std, ordered_models, stamp
 
 log = logging.getLogger(__name__)
@@ -96,11 +96,7 @@ class TabularBench:
         return base + (list(PYOD_REFERENCES) if pyod_available() else [])
 
     def training(self, base: dict[str, Any]) -> dict[str, Any]:
-        out = dict(base)
-        for k in ("epochs", "lr", "batch_size"):
-            if getattr(self, k) is not None:
-                out[k] = getattr(self, k)
-        return out
+        return training_overrides(base, self)
 
 
 def run(bench: TabularBench) -> ResultsTable:

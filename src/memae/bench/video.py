@@ -33,7 +33,7 @@ from ..io import atomic_write_text
 from ..metrics import macro_auc, micro_auc
 from ..scoring import frame_scores, normality
 from ..timing import module_time
-from .common import make_detector, parse_model, slug
+from .common import make_detector, parse_model, slug, training_overrides
 from .results import ResultsTable, mean_std, stamp
 
 log = logging.getLogger(__name__)
@@ -90,13 +90,7 @@ class VideoBench:
     def settings(self) -> dict[str, Any]:
         if self.config not in CONFIGS:
             raise InputError(f"config must be one of {', '.join(CONFIGS)}, got {self.config!r}")
-        cfg = dict(CONFIGS[self.config])
-        for k in ("epochs", "lr", "batch_size"):
-            if getattr(self, k) is not None:
-                cfg[k] = getattr(self, k)
-        if self.compile:
-            cfg["compile"] = True
-        return cfg
+        return training_overrides(CONFIGS[self.config], self)
 
 
 def _training(cfg: dict[str, Any]) -> dict[str, Any]:
