@@ -60,7 +60,7 @@ def main() -> None:
     with open(a.out, "w", newline="") as f:
         csv.writer(f).writerows([["protocol", "model", "class", "sigma", "auc", "score_s"], *rows])
     for (spec, sigma), aucs in means.items():
-        print(f"{spec} sigma {sigma:g}: mean {sum(aucs) / len(aucs):.4f} over {len(aucs)} classes")
+        print(f"{spec} sigma {sigma:g}: mean {sum(aucs) / len(aucs):.4f} over {len(aucs)} scorings")
 
 
 if __name__ == "__main__":
