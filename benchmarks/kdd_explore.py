@@ -4,8 +4,11 @@
         which attack types the top 20% of MemAE's test scores wrongly holds, and the median
         score of the big attack clusters, the rare attack types and the "normal." traffic
     python benchmarks/kdd_explore.py sweep '{"name": ["memae:mem_slots=200", {"epochs": 5}]}'
-        [--seeds 100,101]: mean F1 of each (model spec, training overrides) over the seeds,
-        on the preprocessed kdd_cup.npz
+        [--seeds 100,101] [--dedup]: mean F1 of each (model spec, training overrides) over the
+        seeds, on the preprocessed kdd_cup.npz (--dedup: trained on the distinct training rows)
+    python benchmarks/kdd_explore.py scores [--seeds 100,101]: F1 of other score rules for the
+        same trained MemAE: the error standardised per feature (by its spread on the training
+        rows), the entropy of the memory addressing, and the rank sum of error and entropy
 
 Both use the bench's own split, training settings and 20% flagging (memae.bench.tabular).
 """
@@ -19,6 +22,7 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
+from scipy.stats import rankdata
 
 from memae.bench.common import fit_and_score
 from memae.bench.tabular import KDD_TRAINING
@@ -49,32 +53,64 @@ def types(raw: Path, seed: int) -> None:
         print(f"median score {name}: {np.median(scores[m]):.3g}")
 
 
-def sweep(npz: Path, configs: dict[str, list], seeds: list[int]) -> None:
+def _f1(scores: np.ndarray, y: np.ndarray) -> float:
+    return evaluate(scores, y, top_fraction_threshold(scores, 0.2)).f1
+
+
+def sweep(npz: Path, configs: dict[str, list], seeds: list[int], dedup: bool = False) -> None:
     data = read_kddcup_npz(npz)
     for name, (spec, overrides) in configs.items():
         f1 = []
         for seed in seeds:
             train, test = kdd_split(data.y, seed)
+            X = np.unique(data.X[train], axis=0) if dedup else data.X[train]
             training = {**KDD_TRAINING, **overrides}
-            _, s, _ = fit_and_score(spec, seed, training, "cpu", data.X[train], data.X[test])
-            f1.append(evaluate(s, data.y[test], top_fraction_threshold(s, 0.2)).f1)
+            _, s, _ = fit_and_score(spec, seed, training, "cpu", X, data.X[test])
+            f1.append(_f1(s, data.y[test]))
         print(f"{name:<24} F1 {np.mean(f1):.4f}  per seed {np.round(f1, 4).tolist()}", flush=True)
+
+
+def scores(npz: Path, seeds: list[int]) -> None:
+    data = read_kddcup_npz(npz)
+    f1: dict[str, list[float]] = {}
+    for seed in seeds:
+        train, test = kdd_split(data.y, seed)
+        det, plain, _ = fit_and_score(
+            "memae", seed, KDD_TRAINING, "cpu", data.X[train], data.X[test]
+        )
+        spread = ((data.X[train] - det.reconstruct(data.X[train])) ** 2).std(0) + 1e-6
+        w = det.addressing(data.X[test])  # (n, N)
+        entropy = -(w * np.log(np.clip(w, 1e-12, None))).sum(1)
+        rules = {
+            "error (the bench's score)": plain,
+            "error / per-feature spread": (
+                (data.X[test] - det.reconstruct(data.X[test])) ** 2 / spread
+            ).sum(1),
+            "addressing entropy": entropy,
+            "rank(error) + rank(entropy)": rankdata(plain) + rankdata(entropy),
+        }
+        for rule, s in rules.items():
+            f1.setdefault(rule, []).append(_f1(s, data.y[test]))
+    for rule, values in f1.items():
+        print(f"{rule:<30} F1 {np.mean(values):.4f}  per seed {np.round(values, 4).tolist()}")
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("what", choices=("types", "sweep"))
+    p.add_argument("what", choices=("types", "sweep", "scores"))
     p.add_argument("configs", nargs="?", default='{"memae": ["memae", {}]}')
     p.add_argument("--data-dir", type=Path, default=DATA)
     p.add_argument("--seed", type=int, default=100)
     p.add_argument("--seeds", default="100,101")
+    p.add_argument("--dedup", action="store_true", help="sweep: train on distinct rows only")
     a = p.parse_args()
+    seeds = [int(s) for s in a.seeds.split(",")]
     if a.what == "types":
         types(a.data_dir / "kddcup.data_10_percent.gz", a.seed)
+    elif a.what == "scores":
+        scores(a.data_dir / "kdd_cup.npz", seeds)
     else:
-        sweep(
-            a.data_dir / "kdd_cup.npz", json.loads(a.configs), [int(s) for s in a.seeds.split(",")]
-        )
+        sweep(a.data_dir / "kdd_cup.npz", json.loads(a.configs), seeds, a.dedup)
 
 
 if __name__ == "__main__":
