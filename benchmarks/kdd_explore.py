@@ -81,6 +81,12 @@ def scores(npz: Path, seeds: list[int]) -> None:
         spread = ((data.X[train] - det.reconstruct(data.X[train])) ** 2).std(0) + 1e-6
         w = det.addressing(data.X[test])  # (n, N)
         entropy = -(w * np.log(np.clip(w, 1e-12, None))).sum(1)
+        y = data.y[test]
+        used = (w > 0).sum(1)
+        print(
+            f"seed {seed}: non-zero addressing weights per query, 'normal.' records "
+            f"{used[y == 1].mean():.1f}, attack records {used[y == 0].mean():.1f}"
+        )
         rules = {
             "error (the bench's score)": plain,
             "error / per-feature spread": (
@@ -90,7 +96,7 @@ def scores(npz: Path, seeds: list[int]) -> None:
             "rank(error) + rank(entropy)": rankdata(plain) + rankdata(entropy),
         }
         for rule, s in rules.items():
-            f1.setdefault(rule, []).append(_f1(s, data.y[test]))
+            f1.setdefault(rule, []).append(_f1(s, y))
     for rule, values in f1.items():
         print(f"{rule:<30} F1 {np.mean(values):.4f}  per seed {np.round(values, 4).tolist()}")
 
