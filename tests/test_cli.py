@@ -95,13 +95,16 @@ def test_mnist_idx_one_class(mnist_dir, tmp_path, capsys):
         1e-3,
         "--error-sigma",
         1,
+        "--error-top",
+        0.25,
         "--out",
         tmp_path / "m1",
         "--quiet",
     )
     assert code == 0, err
     assert "on 6742 samples of shape (1, 28, 28)" in out
-    assert json.loads((tmp_path / "m1" / "config.json").read_text())["params"]["error_sigma"] == 1
+    params = json.loads((tmp_path / "m1" / "config.json").read_text())["params"]
+    assert params["error_sigma"] == 1 and params["error_top"] == 0.25
     code, _, err = run(
         capsys,
         "score",

@@ -48,6 +48,9 @@ def test_init_only_stores_and_clone_works():
         MemAEDetector(error_sigma=-1.0).fit(np.zeros((4, 2)))
     with pytest.raises(InputError, match="error_sigma smooths images"):
         MemAEDetector(error_sigma=1.0).fit(np.zeros((4, 2)))
+    for top in (0.0, 1.5, "all"):
+        with pytest.raises(InputError, match="error_top"):
+            MemAEDetector(error_top=top).fit(np.zeros((4, 2)))
 
 
 def test_cosine_schedule_trains_and_differs_from_constant(blobs):
@@ -137,6 +140,22 @@ def test_error_sigma_smooths_the_residual_and_survives_save_load(tmp_path):
     back = MemAEDetector.load(tmp_path / "m")
     assert back.error_sigma == 1.0
     np.testing.assert_array_equal(back.decision_function(X), smooth)
+
+
+def test_error_top_averages_the_largest_errors_and_survives_save_load(tmp_path):
+    X = np.random.default_rng(4).random((40, 1, 12, 12), dtype=np.float32)
+    det = small("ae", epochs=2).fit(X)
+    maps = det.error_maps(X).reshape(len(X), -1)  # (n, 144) per-pixel errors
+    np.testing.assert_allclose(det.decision_function(X), maps.mean(1), rtol=1e-5)
+    det.set_params(error_top=0.1)  # scoring only: the mean of the 15 largest of 144
+    expected = np.sort(maps, 1)[:, -15:].mean(1)
+    np.testing.assert_allclose(det.decision_function(X), expected, rtol=1e-5)
+    det.save(tmp_path / "m")
+    back = MemAEDetector.load(tmp_path / "m")
+    assert back.error_top == 0.1
+    np.testing.assert_array_equal(back.decision_function(X), det.decision_function(X))
+    vectors = small("ae", epochs=1, error_top=0.5).fit(X.reshape(40, -1)[:, :8])
+    assert vectors.decision_function(X.reshape(40, -1)[:, :8]).shape == (40,)
 
 
 def test_clips_get_per_frame_error_maps():

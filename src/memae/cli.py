@@ -120,6 +120,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         shrink_threshold=args.shrink_threshold,
         similarity=args.similarity,
         error_sigma=args.error_sigma,
+        error_top=args.error_top,
         epochs=args.epochs,
         batch_size=args.batch_size,
         lr=args.lr,
@@ -416,6 +417,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=0.0,
         help="images/clips: Gaussian smoothing (pixels) of the residual before squaring",
+    )
+    p.add_argument(
+        "--error-top",
+        type=float,
+        default=1.0,
+        help="score by the mean of this fraction of positions with the largest error (1: all)",
     )
     p.add_argument("--validation-fraction", type=float, default=0.1)
     p.add_argument(

@@ -59,6 +59,8 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
         error_sigma: images and clips: smooth the residual by a Gaussian of this many pixels
             before squaring it (0: the plain per-pixel squared error). Small misplacements of
             an edge then count less than missing or added structure.
+        error_top: score by the mean of this fraction of positions with the largest error
+            (pixels, clip positions or features; 1: the mean over all, as in the papers).
         device: ``auto`` (CUDA when available), ``cpu``, ``cuda``, ``cuda:1``, ...
         compile: train through ``torch.compile`` (the first epoch pays the compilation; the
             saved model is the same plain module). Scores match eager training up to
@@ -90,6 +92,7 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
         threshold_quantile: float | None = None,
         scaling: str = "auto",
         error_sigma: float = 0.0,
+        error_top: float = 1.0,
         device: str = "auto",
         compile: bool = False,
         inference_batch_size: int = 256,
@@ -114,6 +117,7 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
         self.threshold_quantile = threshold_quantile
         self.scaling = scaling
         self.error_sigma = error_sigma
+        self.error_top = error_top
         self.device = device
         self.compile = compile
         self.inference_batch_size = inference_batch_size
@@ -356,6 +360,10 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
             isinstance(self.error_sigma, Real) and 0 <= self.error_sigma <= 32,
             f"error_sigma={self.error_sigma!r} (pixels, 0 to 32)",
         )
+        need(
+            isinstance(self.error_top, Real) and 0 < self.error_top <= 1,
+            f"error_top={self.error_top!r} (a fraction, (0, 1])",
+        )
         try:
             resolve_device(self.device)
         except ValueError as exc:
@@ -421,7 +429,7 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
     def _score(self, data: Samples, meter: UsageMeter | None = None) -> np.ndarray:
         parts = []
         for err, out in self._run(data):
-            parts.append(sample_scores(err).double().cpu().numpy())
+            parts.append(sample_scores(err, self.error_top).double().cpu().numpy())
             if meter is not None and out.weights is not None:
                 meter.update(out.weights)
         scores = np.concatenate(parts)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -31,9 +33,17 @@ def gaussian_smooth(t: Tensor, sigma: float) -> Tensor:
     return flat.reshape(t.shape)
 
 
-def sample_scores(err: Tensor) -> Tensor:
-    """(B, *sample_shape) -> (B,): mean squared error per sample (higher = more anomalous)."""
-    return err.flatten(1).mean(1)
+def sample_scores(err: Tensor, top: float = 1.0) -> Tensor:
+    """(B, *sample_shape) -> (B,): mean squared error per sample (higher = more anomalous).
+
+    ``top`` < 1 averages only that fraction of the positions with the largest errors (at least
+    one): pixels of images, (frame, pixel) positions of clips, each the mean over channels;
+    features of vectors. A small anomaly then is not diluted by a well-reconstructed rest."""
+    if top >= 1:
+        return err.flatten(1).mean(1)
+    per_position = (err.mean(1) if err.dim() >= 4 else err).flatten(1)  # (B, positions)
+    k = max(1, math.ceil(top * per_position.shape[1]))
+    return per_position.topk(k, dim=1).values.mean(1)
 
 
 def error_maps(err: Tensor) -> Tensor:
