@@ -41,7 +41,7 @@ def sample_scores(err: Tensor, top: float = 1.0) -> Tensor:
     features of vectors. A small anomaly then is not diluted by a well-reconstructed rest."""
     if top >= 1:
         return err.flatten(1).mean(1)
-    per_position = (err.mean(1) if err.dim() >= 4 else err).flatten(1)  # (B, positions)
+    per_position = (error_maps(err) if err.dim() >= 4 else err).flatten(1)  # (B, positions)
     k = max(1, math.ceil(top * per_position.shape[1]))
     return per_position.topk(k, dim=1).values.mean(1)
 
