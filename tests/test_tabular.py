@@ -7,6 +7,7 @@ import scipy.io
 
 from memae import InputError, MemAEDetector
 from memae.bench.baselines import pyod_available
+from memae.bench.common import make_detector
 from memae.bench.tabular import TabularBench, run
 from memae.data.protocols import inlier_split, kdd_split
 from memae.data.tabular import read_kddcup_npz, read_kddcup_raw, read_odds
@@ -131,6 +132,34 @@ def test_bench_kdd_end_to_end_and_resume(tmp_path):
     assert (tmp_path / "out" / "results.csv").read_text() == before
 
 
+def test_bench_kdd_code_protocol_thresholds_over_training_and_test_scores(tmp_path):
+    folder = write_kdd(tmp_path / "kdd")
+    common = dict(dataset="kddcup99", models=["ocsvm"], runs=1, sources=["npz"])
+    run(TabularBench(folder, tmp_path / "out", **common))
+    csv_path = tmp_path / "out" / "results.csv"
+    # a table written before the protocol column existed resumes as protocol "paper"
+    lines = [line.split(",") for line in csv_path.read_text().splitlines()]
+    col = lines[0].index("protocol")
+    csv_path.write_text("\n".join(",".join(r[:col] + r[col + 1 :]) for r in lines) + "\n")
+    old = run(TabularBench(folder, tmp_path / "out", **common)).rows
+    assert len(old) == 1 and old[0]["protocol"] == "paper"
+
+    row = run(TabularBench(folder, tmp_path / "out", protocol="code", **common)).select(
+        protocol="code"
+    )[0]
+    data = read_kddcup_npz(folder / "kdd_cup.npz")
+    train, test = inlier_split(data.y, seed=0, train_share=0.5)
+    assert int(row["n_train"]) == len(train) == 160 and int(row["n_test"]) == 160 + 80
+    det = make_detector("ocsvm", 0, {}, "cpu").fit(data.X[train])
+    scores = det.decision_function(data.X[test])
+    pool = np.r_[det.decision_function(data.X[train]), scores]
+    flagged = scores > top_fraction_threshold(pool, 0.2)
+    precision = (flagged & (data.y[test] == 1)).sum() / flagged.sum()
+    assert float(row["precision"]) == pytest.approx(precision, abs=1e-5)
+    assert flagged.mean() != pytest.approx(0.2)  # the test set alone is not cut at 20%
+    assert "code: DAGMM's public reference code" in (tmp_path / "out" / "results.md").read_text()
+
+
 def test_bench_odds_end_to_end(tmp_path):
     bench = TabularBench(
         write_odds(tmp_path / "odds"),
@@ -151,6 +180,10 @@ def test_bench_tabular_errors(tmp_path):
         run(TabularBench(tmp_path, tmp_path / "o"))
     with pytest.raises(InputError, match="no ODDS"):
         run(TabularBench(tmp_path, tmp_path / "o", suite="odds"))
+    with pytest.raises(InputError, match="unknown protocol"):
+        run(TabularBench(tmp_path, tmp_path / "o", dataset="kddcup99", protocol="dagmm"))
+    with pytest.raises(InputError, match="not to the ODDS"):
+        run(TabularBench(tmp_path, tmp_path / "o", suite="odds", protocol="code"))
 
 
 @pytest.mark.skipif(not pyod_available(), reason="PyOD is not installed (pip install memae[pyod])")
@@ -214,3 +247,11 @@ def test_bench_tabular_from_the_command_line(tmp_path, capsys):
     assert code == 0, err
     assert "memae bench tabular: ODDS suite" in out and "--suite odds" in out
     assert len((tmp_path / "out" / "results.csv").read_text().splitlines()) == 3
+
+
+def test_bench_tabular_protocol_flag_is_checked(tmp_path, capsys):
+    from memae.cli import main
+
+    args = ["bench", "tabular", "--suite", "odds", "--data-dir", str(write_odds(tmp_path / "o"))]
+    assert main([*args, "--protocol", "code", "--out", str(tmp_path / "out")]) == 1
+    assert "--protocol applies to KDDCUP99" in capsys.readouterr().err

@@ -569,6 +569,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=["raw", "npz"],
         help="KDD input files: raw (kddcup.data_10_percent.gz), npz (kdd_cup.npz)",
     )
+    p.add_argument(
+        "--protocol",
+        default="paper",
+        choices=["paper", "code"],
+        help="KDD: paper = the DAGMM/MemAE papers' 50/50 split, top 20%% of test scores "
+        "flagged; code = DAGMM's reference code (half of the normal class trains; the "
+        "threshold is the 80th percentile of training and test scores together)",
+    )
     _add_bench_options(p)
     p.set_defaults(func=cmd_bench)
 

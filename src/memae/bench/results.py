@@ -17,18 +17,25 @@ from ..io import atomic_write_text
 
 
 class ResultsTable:
-    """Rows keyed by ``key`` columns; a row already in ``path`` is not recomputed."""
+    """Rows keyed by ``key`` columns; a row already in ``path`` is not recomputed.
 
-    def __init__(self, path: str | Path, key: Sequence[str]) -> None:
+    ``defaults``: values for key columns that tables written before the column existed lack
+    (such rows are read as having that value)."""
+
+    def __init__(
+        self, path: str | Path, key: Sequence[str], defaults: dict[str, str] | None = None
+    ) -> None:
         self.path = Path(path)
         self.key = tuple(key)
         self.rows: list[dict[str, str]] = []
         if self.path.exists():
             try:
                 with open(self.path, newline="", encoding="utf-8") as fh:
-                    self.rows = list(csv.DictReader(fh))
+                    rows = list(csv.DictReader(fh))
             except (OSError, UnicodeDecodeError, csv.Error) as exc:
                 raise InputError(f"cannot resume from {self.path}: {exc}") from None
+            missing = {k: v for k, v in (defaults or {}).items() if rows and k not in rows[0]}
+            self.rows = [row | missing for row in rows]
             if self.rows and not set(self.key) <= set(self.rows[0]):
                 raise InputError(f"{self.path} is not a results table of this benchmark")
 
