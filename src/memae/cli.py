@@ -574,7 +574,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="paper",
         choices=["paper", "code"],
         help="KDD: paper = the DAGMM/MemAE papers' 50/50 split, top 20%% of test scores "
-        "flagged; code = DAGMM's reference code (half of the normal class trains; the "
+        "flagged; code = the widely copied DAGMM code (half of the normal class trains; the "
         "threshold is the 80th percentile of training and test scores together)",
     )
     _add_bench_options(p)

@@ -3,7 +3,7 @@
 KDDCUP99 (DAGMM protocol): attacks are the normal class, "normal." records the anomalies;
 random 50/50 split; train on the normal class of the first half; flag the top 20% of the
 second half's scores; precision / recall / F1 of the anomaly class and ROC AUC, per run.
-``protocol="code"`` follows DAGMM's public reference code instead (see KDD_PROTOCOLS).
+``protocol="code"`` follows the widely copied public DAGMM code instead (see KDD_PROTOCOLS).
 ODDS: every ``.mat`` file of the folder; train on 60% of the inliers, test on the rest and all
 outliers; ROC AUC per seed. Rows go to ``OUT/results.csv`` as they finish; reruns skip them.
 """
@@ -40,10 +40,10 @@ KDD_PROTOCOLS = {
     "paper": "DAGMM/MemAE papers: attacks are the normal class; random 50/50 split of all rows "
     "per run (seed = run); train on the normal class of the first half; flag the top 20% of "
     "the second half's scores",
-    "code": "DAGMM's public reference code (danieltan07/dagmm), which many published KDDCUP99 "
-    "figures use: attacks are the normal class; train on a random half of them (seed = run); "
-    "test on the other half and every 'normal.' record; flag test scores above the 80th "
-    "percentile of the training and test scores together",
+    "code": "the widely copied public DAGMM code (danieltan07/dagmm), which many published "
+    "KDDCUP99 figures use: attacks are the normal class; train on a random half of them "
+    "(seed = run); test on the other half and every 'normal.' record; flag test scores above "
+    "the 80th percentile of the training and test scores together",
 }
 # The paper's KDD net (FC 120-60-30-10-3, tanh, N = 50 slots). The paper gives no epochs or
 # batch size for this table. Short training detects better here: longer training fits the two
