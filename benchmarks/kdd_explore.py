@@ -4,8 +4,9 @@
         which attack types the top 20% of MemAE's test scores wrongly holds, and the median
         score of the big attack clusters, the rare attack types and the "normal." traffic
     python benchmarks/kdd_explore.py sweep '{"name": ["memae:mem_slots=200", {"epochs": 5}]}'
-        [--seeds 100,101] [--dedup]: mean F1 of each (model spec, training overrides) over the
-        seeds, on the preprocessed kdd_cup.npz (--dedup: trained on the distinct training rows)
+        [--seeds 100,101] [--dedup] [--protocol code]: mean F1 of each (model spec, training
+        overrides) over the seeds, on the preprocessed kdd_cup.npz (--dedup: trained on the
+        distinct training rows; --protocol: the bench's --protocol)
     python benchmarks/kdd_explore.py scores [--seeds 100,101]: F1 of other score rules for the
         same trained MemAE: the error standardised per feature (by its spread on the training
         rows), the entropy of the memory addressing, and the rank sum of error and entropy
@@ -25,7 +26,7 @@ import numpy as np
 from scipy.stats import rankdata
 
 from memae.bench.common import fit_and_score
-from memae.bench.tabular import KDD_TRAINING
+from memae.bench.tabular import KDD_TRAINING, kdd_run
 from memae.data.protocols import kdd_split
 from memae.data.tabular import read_kddcup_npz, read_kddcup_raw
 from memae.metrics import evaluate, top_fraction_threshold
@@ -57,14 +58,19 @@ def _f1(scores: np.ndarray, y: np.ndarray) -> float:
     return evaluate(scores, y, top_fraction_threshold(scores, 0.2)).f1
 
 
-def sweep(npz: Path, configs: dict[str, list], seeds: list[int], dedup: bool = False) -> None:
+def sweep(
+    npz: Path, configs: dict[str, list], seeds: list[int], dedup: bool, protocol: str
+) -> None:
     data = read_kddcup_npz(npz)
     for name, (spec, overrides) in configs.items():
         f1 = []
         for seed in seeds:
-            train, test = kdd_split(data.y, seed)
-            X = np.unique(data.X[train], axis=0) if dedup else data.X[train]
             training = {**KDD_TRAINING, **overrides}
+            if not dedup:  # the bench's own run of the protocol
+                f1.append(kdd_run(protocol, spec, seed, training, "cpu", data)["f1"])
+                continue
+            train, test = kdd_split(data.y, seed)
+            X = np.unique(data.X[train], axis=0)
             _, s, _ = fit_and_score(spec, seed, training, "cpu", X, data.X[test])
             f1.append(_f1(s, data.y[test]))
         print(f"{name:<24} F1 {np.mean(f1):.4f}  per seed {np.round(f1, 4).tolist()}", flush=True)
@@ -109,14 +115,17 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=100)
     p.add_argument("--seeds", default="100,101")
     p.add_argument("--dedup", action="store_true", help="sweep: train on distinct rows only")
+    p.add_argument("--protocol", default="paper", choices=("paper", "code"), help="sweep")
     a = p.parse_args()
+    if a.dedup and a.protocol != "paper":
+        p.error("--dedup runs the paper protocol only")
     seeds = [int(s) for s in a.seeds.split(",")]
     if a.what == "types":
         types(a.data_dir / "kddcup.data_10_percent.gz", a.seed)
     elif a.what == "scores":
         scores(a.data_dir / "kdd_cup.npz", seeds)
     else:
-        sweep(a.data_dir / "kdd_cup.npz", json.loads(a.configs), seeds, a.dedup)
+        sweep(a.data_dir / "kdd_cup.npz", json.loads(a.configs), seeds, a.dedup, a.protocol)
 
 
 if __name__ == "__main__":

@@ -149,7 +149,7 @@ def _run_kdd(bench: TabularBench) -> ResultsTable:
                 if data is None:
                     data = read_kddcup_raw(path) if source == "raw" else read_kddcup_npz(path)
                 bar.set_postfix_str(f"{source} run {run_id} {spec}")
-                row = _kdd_run(bench.protocol, spec, run_id, training, bench.device, data)
+                row = kdd_run(bench.protocol, spec, run_id, training, bench.device, data)
                 table.add({**key, **row})
                 bar.update()
     bar.close()
@@ -157,7 +157,7 @@ def _run_kdd(bench: TabularBench) -> ResultsTable:
     return table
 
 
-def _kdd_run(
+def kdd_run(
     protocol: str,
     spec: str,
     run_id: int,
