@@ -2,17 +2,21 @@
 
     python benchmarks/speed.py [--device cpu] [--rounds 5] [--out benchmarks/results/speed.json]
     python benchmarks/speed.py --compile [--out ...]   # also each model under torch.compile
+    python benchmarks/speed.py --channels-last [--out ...]   # also in the channels-last layout
 
 Both models see the same batches of the embedded MNIST sample; rounds alternate AE and MemAE so
 that machine noise hits both alike. Reports samples/s (median over rounds) and the MemAE/AE time
 ratio (the paper: the memory costs little). With ``--compile`` ARNet's MNIST U-Net (16-32-64)
 joins, and every model is also timed through ``torch.compile`` in the same rounds (compilation
-happens in the warm-up), giving the compiled / eager speed-up per model.
+happens in the warm-up), giving the compiled / eager speed-up per model. ``--channels-last``
+likewise times every model (weights and batches) in the channels-last memory layout
+(``MemAEDetector(channels_last=True)``), giving its speed-up per model.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import platform
 import statistics
@@ -57,23 +61,33 @@ def main() -> None:
     ap.add_argument("--train-steps", type=int, default=60)
     ap.add_argument("--infer-steps", type=int, default=20)
     ap.add_argument("--compile", action="store_true", help="also time torch.compile'd models")
+    ap.add_argument(
+        "--channels-last", action="store_true", help="also time the channels-last layout"
+    )
     ap.add_argument("--out", help="write the figures as JSON here")
     args = ap.parse_args()
     torch.manual_seed(0)
     images, _ = load_mnist_sample()
     x = torch.from_numpy(images).float().div(255).to(args.device)
     models = {n: create_model(n, (1, 28, 28)).to(args.device) for n in ("ae", "memae")}
-    if args.compile:
+    if args.compile or args.channels_last:
         models["arnet"] = create_model("arnet", (1, 28, 28), channels=(16, 32, 64)).to(args.device)
-        models |= {f"{n} compiled": torch.compile(m) for n, m in list(models.items())}
-    for m in models.values():  # warm-up
-        throughput(m, x, 64, True, 5)
-        throughput(m, x, 256, False, 3)
+    inputs = dict.fromkeys(models, x)
+    variants = {"compiled": args.compile, "channels-last": args.channels_last}
+    for n, m in list(models.items()):
+        if args.compile:
+            models[f"{n} compiled"], inputs[f"{n} compiled"] = torch.compile(m), x
+        if args.channels_last:
+            models[f"{n} channels-last"] = copy.deepcopy(m).to(memory_format=torch.channels_last)
+            inputs[f"{n} channels-last"] = x.contiguous(memory_format=torch.channels_last)
+    for name, m in models.items():  # warm-up
+        throughput(m, inputs[name], 64, True, 5)
+        throughput(m, inputs[name], 256, False, 3)
     rates: dict[str, dict[str, list[float]]] = {n: {"train": [], "infer": []} for n in models}
     for _ in range(args.rounds):
         for name, m in models.items():
-            rates[name]["train"].append(throughput(m, x, 64, True, args.train_steps))
-            rates[name]["infer"].append(throughput(m, x, 256, False, args.infer_steps))
+            rates[name]["train"].append(throughput(m, inputs[name], 64, True, args.train_steps))
+            rates[name]["infer"].append(throughput(m, inputs[name], 256, False, args.infer_steps))
     med = {n: {k: statistics.median(v) for k, v in r.items()} for n, r in rates.items()}
     result = {
         "date": date.today().isoformat(),
@@ -88,18 +102,22 @@ def main() -> None:
         "samples_per_s": med,
         "time_ratio_memae_over_ae": {k: med["ae"][k] / med["memae"][k] for k in ("train", "infer")},
     }
-    print(f"{'model':<15} {'train samples/s':>16} {'infer samples/s':>16}")
+    print(f"{'model':<21} {'train samples/s':>16} {'infer samples/s':>16}")
     for n, r in med.items():
-        print(f"{n:<15} {r['train']:>16.0f} {r['infer']:>16.0f}")
+        print(f"{n:<21} {r['train']:>16.0f} {r['infer']:>16.0f}")
     ratio = result["time_ratio_memae_over_ae"]
     print(f"time ratio MemAE/AE: train {ratio['train']:.3f}, inference {ratio['infer']:.3f}")
-    if args.compile:
-        result["speedup_compiled_over_eager"] = {
-            n: {k: med[f"{n} compiled"][k] / med[n][k] for k in ("train", "infer")}
+    for variant, on in variants.items():
+        if not on:
+            continue
+        speedup = {
+            n: {k: med[f"{n} {variant}"][k] / med[n][k] for k in ("train", "infer")}
             for n in ("ae", "memae", "arnet")
         }
-        for n, r in result["speedup_compiled_over_eager"].items():
-            print(f"torch.compile speed-up, {n}: train {r['train']:.2f}x, infer {r['infer']:.2f}x")
+        key = "speedup_compiled_over_eager" if variant == "compiled" else f"speedup_{variant}"
+        result[key.replace("-", "_")] = speedup
+        for n, r in speedup.items():
+            print(f"{variant} speed-up, {n}: train {r['train']:.2f}x, infer {r['infer']:.2f}x")
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(result, indent=2) + "\n")

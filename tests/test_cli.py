@@ -97,6 +97,7 @@ def test_mnist_idx_one_class(mnist_dir, tmp_path, capsys):
         1,
         "--error-top",
         0.25,
+        "--channels-last",
         "--out",
         tmp_path / "m1",
         "--quiet",
@@ -105,6 +106,7 @@ def test_mnist_idx_one_class(mnist_dir, tmp_path, capsys):
     assert "on 6742 samples of shape (1, 28, 28)" in out
     params = json.loads((tmp_path / "m1" / "config.json").read_text())["params"]
     assert params["error_sigma"] == 1 and params["error_top"] == 0.25
+    assert params["channels_last"] is True
     code, _, err = run(
         capsys,
         "score",
@@ -145,6 +147,7 @@ def test_errors_are_one_line_and_nothing_saved_is_lost(tables, capsys):
         (("train", t / "text.csv", "--out", t / "model"), "non-numeric"),
         (("train", t / "train.csv", "--out", t / "model", "--epochs", 0), "epochs"),
         (("train", t / "train.csv", "--out", t / "model", "--error-sigma", 1), "error_sigma"),
+        (("train", t / "train.csv", "--out", t / "model", "--channels-last"), "channels_last"),
         (("score", t / "narrow.csv", "--model", t / "model", "--out", t / "s.csv"), "trained on"),
         (("score", t / "test.csv", "--model", t / "nomodel", "--out", t / "s.csv"), "not exist"),
         (("evaluate", t / "test.csv", "--labels", t / "labels.csv"), "not a scores file"),

@@ -44,6 +44,10 @@ def test_init_only_stores_and_clone_works():
         MemAEDetector(lr_schedule="step").fit(np.zeros((4, 2)))
     with pytest.raises(InputError, match="compile"):  # e.g. the string of a bench model spec
         MemAEDetector(compile="false").fit(np.zeros((4, 2)))
+    with pytest.raises(InputError, match="channels_last="):
+        MemAEDetector(channels_last="yes").fit(np.zeros((4, 1, 4, 4)))
+    with pytest.raises(InputError, match="channels_last is for images"):
+        MemAEDetector(channels_last=True).fit(np.zeros((4, 2)))
     with pytest.raises(InputError, match="error_sigma"):
         MemAEDetector(error_sigma=-1.0).fit(np.zeros((4, 2)))
     with pytest.raises(InputError, match="error_sigma smooths images"):
@@ -268,3 +272,19 @@ def test_compiled_training_matches_eager_and_saves_a_plain_module(tmp_path):
     loaded = MemAEDetector.load(tmp_path / "m")
     assert loaded.compile is True
     np.testing.assert_allclose(loaded.decision_function(X), compiled.decision_function(X))
+
+
+@pytest.mark.parametrize("shape", [(1, 8, 8), (1, 4, 8, 8)])
+def test_channels_last_training_matches_default_and_leaves_a_standard_model(tmp_path, shape):
+    X = np.random.default_rng(0).random((40, *shape)).astype(np.float32)
+    opts = {"epochs": 2, "random_state": 0, "device": "cpu"}
+    default = MemAEDetector("memae", **opts).fit(X)
+    fast = MemAEDetector("memae", channels_last=True, **opts).fit(X)
+    assert all(p.is_contiguous() for p in fast.model_.parameters())
+    np.testing.assert_allclose(
+        fast.decision_function(X), default.decision_function(X), rtol=1e-3, atol=1e-6
+    )
+    fast.save(tmp_path / "m")
+    loaded = MemAEDetector.load(tmp_path / "m")
+    assert loaded.channels_last is True
+    np.testing.assert_allclose(loaded.decision_function(X), fast.decision_function(X))

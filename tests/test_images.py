@@ -2,6 +2,7 @@ import pickle
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from memae import InputError
@@ -164,6 +165,38 @@ def test_bench_end_to_end_on_a_folder_and_resumes(tmp_path):
     before = csv_text
     run(bench)  # resumes: nothing recomputed
     assert (tmp_path / "out" / "results.csv").read_text() == before
+
+
+def test_parallel_jobs_give_the_rows_and_figures_of_one_job(tmp_path, monkeypatch):
+    from memae.cli import build_parser
+
+    rng = np.random.default_rng(0)
+    for cls, value in (("a", 40), ("b", 200)):
+        (tmp_path / "data" / cls).mkdir(parents=True)
+        for i in range(15):
+            img = np.clip(rng.normal(value, 20, (8, 8)), 0, 255).astype(np.uint8)
+            Image.fromarray(img).save(tmp_path / "data" / cls / f"{i}.png")
+    args = build_parser().parse_args(
+        ["bench", "image", "--dataset", "folder", "--data-dir", "d", "--jobs", "2", "--out", "o"]
+    )
+    opts = {"models": ["ocsvm", "memae"], "seeds": [0, 1], "epochs": 2}
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)  # two jobs of one thread each ...
+        parallel = ImageBench("folder", tmp_path / "data", tmp_path / "p", jobs=args.jobs, **opts)
+        rows = {(r["class"], r["seed"], r["model"]): r for r in run(parallel).rows}
+        torch.set_num_threads(1)  # ... against one job of one thread: the same arithmetic
+        alone = run(ImageBench("folder", tmp_path / "data", tmp_path / "s", **opts)).rows
+    finally:
+        torch.set_num_threads(threads)
+    assert len(rows) == len(alone) == 2 * 2 * 2
+    for row in alone:
+        twin = rows[row["class"], row["seed"], row["model"]]
+        assert (twin["auc"], twin["ap"], twin["n_test"]) == (row["auc"], row["ap"], row["n_test"])
+    for name in ("reconstructions_class1.png", "memory_memae_class0.png", "roc_class1.png"):
+        assert (tmp_path / "p" / "figures" / name).stat().st_size > 3000, name
+    with pytest.raises(InputError, match="jobs"):
+        run(ImageBench("folder", tmp_path / "data", tmp_path / "x", jobs=0))
 
 
 def test_bench_on_mvtec_reports_pixel_auc(tmp_path):

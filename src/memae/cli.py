@@ -128,6 +128,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         contamination=args.contamination,
         device=args.device,
         compile=args.compile,
+        channels_last=args.channels_last,
         random_state=args.seed,
         verbose=0 if args.quiet else 1,
     ).fit(X)
@@ -436,6 +437,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
     p.add_argument("--compile", action="store_true", help=COMPILE_HELP)
+    p.add_argument(
+        "--channels-last",
+        action="store_true",
+        help="images and clips: train in the channels-last layout (faster CPU convolutions)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_data_options(p)
     p.set_defaults(func=cmd_train)
@@ -541,6 +547,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--no-figures", action="store_true")
     p.add_argument("--compile", action="store_true", help=COMPILE_HELP)
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="models trained at once, in worker processes sharing the CPU threads "
+        "(2 on a 2-core CPU: about 1.7x the throughput for the small MNIST nets)",
+    )
     _add_bench_options(p)
     p.set_defaults(func=cmd_bench)
 

@@ -66,6 +66,9 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
             saved model is the same plain module). Scores match eager training up to
             floating-point differences that training amplifies, not bit for bit. On a 2-core
             CPU it gains little (1.15-1.2x per step, 5% on a 10-epoch ARNet fit).
+        channels_last: images and clips: train in the channels-last memory layout, which
+            CPU convolutions run faster (about 1.2x on the MNIST net); the fitted model is
+            converted back. Like ``compile``, equal to the default up to rounding only.
         inference_batch_size: batch size for scoring.
         random_state: seed; the same seed gives the same scores on CPU.
         verbose: show a progress bar with the loss.
@@ -95,6 +98,7 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
         error_top: float = 1.0,
         device: str = "auto",
         compile: bool = False,
+        channels_last: bool = False,
         inference_batch_size: int = 256,
         random_state: int | None = None,
         verbose: int = 0,
@@ -120,6 +124,7 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
         self.error_top = error_top
         self.device = device
         self.compile = compile
+        self.channels_last = channels_last
         self.inference_batch_size = inference_batch_size
         self.random_state = random_state
         self.verbose = verbose
@@ -132,6 +137,11 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
         data = Samples(X, "X", min_samples=2)
         if self.error_sigma and len(data.shape) < 3:
             raise InputError(f"error_sigma smooths images and clips, not shape {data.shape}")
+        layout = torch.contiguous_format
+        if self.channels_last:
+            if len(data.shape) not in (3, 4):
+                raise InputError(f"channels_last is for images and clips, not shape {data.shape}")
+            layout = torch.channels_last if len(data.shape) == 3 else torch.channels_last_3d
         seed = self._seed()
         generator = seed_everything(seed)
         device = resolve_device(self.device)
@@ -150,12 +160,12 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
         except ValueError as exc:
             msg = f"cannot build model {self.model!r} for samples {data.shape}: {exc}"
             raise InputError(msg) from None
-        net = net.to(device)
+        net = net.to(device, memory_format=layout)
 
         def ready(idx: Tensor, shuffle: bool) -> Iterator[Tensor]:
             bs = self.batch_size if shuffle else self.inference_batch_size
             for b in data.batches(idx, bs, shuffle=shuffle, generator=generator):
-                yield scaler(b.to(device))
+                yield scaler(b.to(device)).contiguous(memory_format=layout)
 
         log.info(
             "training %s (%s) on %d samples of shape %s, %d held out, on %s",
@@ -177,6 +187,7 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
             compile=bool(self.compile),
             verbose=bool(self.verbose),
         )
+        net = net.to(memory_format=torch.contiguous_format)
         self.model_, self.scaler_, self.input_shape_ = net, scaler, tuple(data.shape)
         self.seed_ = seed
 
@@ -349,6 +360,10 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
             f"lr_schedule={self.lr_schedule!r}; choose constant or cosine",
         )
         need(self.compile in (True, False), f"compile={self.compile!r} (True or False)")
+        need(
+            self.channels_last in (True, False),
+            f"channels_last={self.channels_last!r} (True or False)",
+        )
         need(0 <= self.validation_fraction < 1, f"validation_fraction={self.validation_fraction!r}")
         need(0 < self.contamination <= 0.5, f"contamination={self.contamination!r} (0, 0.5]")
         need(

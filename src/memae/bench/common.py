@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 import re
 import time
+from collections.abc import Hashable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any
 
 import numpy as np
+import torch
 
 from ..detector import MemAEDetector
 from ..errors import InputError
@@ -100,3 +104,35 @@ def fit_and_score(
                 "nonzero_per_query": det.memory_usage_["mean_nonzero_per_query"],
             }
     return det, scores, info
+
+
+Fitted = tuple[Any, np.ndarray, dict[str, Any]]  # what fit_and_score returns
+
+
+def fit_many(
+    work: Iterable[tuple[Hashable, tuple[Any, ...]]], jobs: int = 1
+) -> Iterator[tuple[Hashable, Fitted]]:
+    """``fit_and_score(*args)`` for each ``(tag, args)`` of ``work`` -> ``(tag, result)`` as each
+    finishes.
+
+    ``jobs`` = 1 runs them one after another in this process, taking ``work`` lazily. More jobs
+    run that many worker processes at once, each with its share of this process's torch threads
+    (small models use two cores better as two one-thread jobs than as one two-thread job).
+    A row's figures depend on its job's thread count only up to floating-point rounding."""
+    if jobs <= 1:
+        for tag, args in work:
+            yield tag, fit_and_score(*args)
+        return
+    threads = max(1, torch.get_num_threads() // jobs)
+    pool = ProcessPoolExecutor(
+        jobs,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=torch.set_num_threads,
+        initargs=(threads,),
+    )
+    try:
+        futures = {pool.submit(fit_and_score, *args): tag for tag, args in work}
+        for future in as_completed(futures):
+            yield futures[future], future.result()
+    finally:
+        pool.shutdown(cancel_futures=True)

@@ -25,7 +25,7 @@ from ..data.protocols import OneClassSplit, one_class_split, standard_split
 from ..detector import MemAEDetector
 from ..errors import InputError
 from ..io import atomic_write_text
-from .common import fit_and_score, parse_model, slug, training_overrides
+from .common import fit_many, parse_model, slug, training_overrides
 from .results import ResultsTable, ordered_models, per_class_markdown, stamp
 
 log = logging.getLogger(__name__)
@@ -61,6 +61,7 @@ class ImageBench:
     image_size: tuple[int, int] | None = None
     device: str = "auto"
     compile: bool = False
+    jobs: int = 1
     figures: bool = True
     command: str = ""
 
@@ -75,6 +76,8 @@ class ImageBench:
             parse_model(spec)
         if not self.seeds:
             raise InputError("give at least one seed")
+        if self.jobs < 1:
+            raise InputError(f"jobs must be >= 1, got {self.jobs}")
 
     def training(self) -> dict[str, Any]:
         return training_overrides(TRAINING[self.dataset], self)
@@ -135,48 +138,53 @@ def run(bench: ImageBench) -> ResultsTable:
     if bench.figures:
         figures.mkdir(exist_ok=True)
     table = ResultsTable(bench.out / "results.csv", KEY)
-    protocol = "mvtec" if bench.dataset == "mvtec" else bench.protocol
     training = bench.training()
     seen: list[Task] = []
+    left: dict[int, int] = {}  # task index -> its rows still running
+    fitted: dict[int, dict[str, Any]] = {}  # task index -> its detectors, for the figures
+
+    def work() -> Iterator[tuple[tuple[int, str], tuple[Any, ...]]]:
+        for i, task in enumerate(tasks(bench)):
+            seen.append(task)
+            labels = task.split.test_labels
+            np.save(bench.out / "scores" / f"labels__{task.cls}__{task.seed}.npy", labels)
+            specs = [s for s in bench.models if not table.done(model=s, **_key(bench, task))]
+            left[i] = len(specs)
+            data = (task.split.train, task.split.test)
+            for spec in specs:
+                yield (i, spec), (spec, task.seed, training, bench.device, *data)
+
     todo = tqdm(desc=f"bench {bench.dataset}", unit="model", leave=True)
-    for task in tasks(bench):
-        seen.append(task)
-        key = {"dataset": bench.dataset, "protocol": protocol, "class": task.cls, "seed": task.seed}
-        np.save(
-            bench.out / "scores" / f"labels__{task.cls}__{task.seed}.npy", task.split.test_labels
-        )
-        fitted: dict[str, Any] = {}
-        for spec in bench.models:
-            if table.done(model=spec, **key):
-                continue
-            todo.set_postfix_str(f"{spec} class {task.name} seed {task.seed}")
-            det, scores, info = fit_and_score(
-                spec, task.seed, training, bench.device, task.split.train, task.split.test
-            )
-            np.save(bench.out / "scores" / f"{slug(spec)}__{task.cls}__{task.seed}.npy", scores)
-            row = {
-                **key,
-                "model": spec,
-                "class_name": task.name,
-                "auc": roc_auc_score(task.split.test_labels, scores),
-                "ap": average_precision_score(task.split.test_labels, scores),
-                "n_train": len(task.split.train),
-                "n_test": len(task.split.test),
-                "n_anomalies": int(task.split.test_labels.sum()),
-                **info,
-            }
-            if isinstance(det, MemAEDetector):
-                if task.masks is not None:
-                    maps = det.error_maps(task.split.test)
-                    row["pixel_auc"] = roc_auc_score(task.masks.reshape(-1), maps.reshape(-1))
-                    if bench.figures and task.seed == bench.seeds[0]:
-                        _heatmaps(task, maps, figures / f"heatmaps_{slug(spec)}.png")
-                fitted[spec] = det
-            table.add(row)
-            log.info("%s class %s seed %d: AUC %.4f", spec, task.name, task.seed, row["auc"])
-            todo.update()
-        if bench.figures and task.seed == bench.seeds[0] and fitted:
-            _model_figures(task, fitted, figures)
+    for (i, spec), (det, scores, info) in fit_many(work(), bench.jobs):
+        task = seen[i]
+        np.save(bench.out / "scores" / f"{slug(spec)}__{task.cls}__{task.seed}.npy", scores)
+        row = {
+            **_key(bench, task),
+            "model": spec,
+            "class_name": task.name,
+            "auc": roc_auc_score(task.split.test_labels, scores),
+            "ap": average_precision_score(task.split.test_labels, scores),
+            "n_train": len(task.split.train),
+            "n_test": len(task.split.test),
+            "n_anomalies": int(task.split.test_labels.sum()),
+            **info,
+        }
+        figures_of_task = bench.figures and task.seed == bench.seeds[0]
+        if isinstance(det, MemAEDetector):
+            if task.masks is not None:
+                maps = det.error_maps(task.split.test)
+                row["pixel_auc"] = roc_auc_score(task.masks.reshape(-1), maps.reshape(-1))
+                if figures_of_task:
+                    _heatmaps(task, maps, figures / f"heatmaps_{slug(spec)}.png")
+            if figures_of_task:
+                fitted.setdefault(i, {})[spec] = det
+        table.add(row)
+        log.info("%s class %s seed %d: AUC %.4f", spec, task.name, task.seed, row["auc"])
+        todo.set_postfix_str(f"{spec} class {task.name} seed {task.seed}: AUC {row['auc']:.4f}")
+        todo.update()
+        left[i] -= 1
+        if left[i] == 0 and i in fitted:  # every row of the task is in: draw its figures
+            _model_figures(task, fitted.pop(i), figures)
     todo.close()
     write_markdown(bench, table, seen)
     if bench.figures:
@@ -184,8 +192,21 @@ def run(bench: ImageBench) -> ResultsTable:
     return table
 
 
+def _protocol(bench: ImageBench) -> str:
+    return "mvtec" if bench.dataset == "mvtec" else bench.protocol
+
+
+def _key(bench: ImageBench, task: Task) -> dict[str, Any]:
+    return {
+        "dataset": bench.dataset,
+        "protocol": _protocol(bench),
+        "class": task.cls,
+        "seed": task.seed,
+    }
+
+
 def write_markdown(bench: ImageBench, table: ResultsTable, seen: list[Task]) -> None:
-    protocol = "mvtec" if bench.dataset == "mvtec" else bench.protocol
+    protocol = _protocol(bench)
     rows = table.select(dataset=bench.dataset, protocol=protocol)
     models = ordered_models(rows, ALL_MODELS)  # earlier runs with other --models too
     classes = sorted({t.cls for t in seen})
