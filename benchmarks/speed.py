@@ -3,6 +3,7 @@
     python benchmarks/speed.py [--device cpu] [--rounds 5] [--out benchmarks/results/speed.json]
     python benchmarks/speed.py --compile [--out ...]   # also each model under torch.compile
     python benchmarks/speed.py --channels-last [--out ...]   # also in the channels-last layout
+    python benchmarks/speed.py --jobs 2 [--out ...]   # also 2 training processes at once
 
 Both models see the same batches of the embedded MNIST sample; rounds alternate AE and MemAE so
 that machine noise hits both alike. Reports samples/s (median over rounds) and the MemAE/AE time
@@ -10,7 +11,9 @@ ratio (the paper: the memory costs little). With ``--compile`` ARNet's MNIST U-N
 joins, and every model is also timed through ``torch.compile`` in the same rounds (compilation
 happens in the warm-up), giving the compiled / eager speed-up per model. ``--channels-last``
 likewise times every model (weights and batches) in the channels-last memory layout
-(``MemAEDetector(channels_last=True)``), giving its speed-up per model.
+(``MemAEDetector(channels_last=True)``), giving its speed-up per model. ``--jobs N`` also
+trains AE and MemAE in N processes at once, each with its share of the threads (as ``memae bench
+image --jobs N`` does), and gives their total training samples/s against the one process.
 """
 
 from __future__ import annotations
@@ -18,11 +21,13 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import multiprocessing
 import platform
 import statistics
 import time
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -54,6 +59,37 @@ def throughput(model, x: torch.Tensor, batch: int, train: bool, steps: int) -> f
     return n / (time.perf_counter() - start)
 
 
+def _train_job(name: str, threads: int, steps: int, barrier: Any, spans: Any) -> None:
+    """One of the parallel jobs: warm up, wait for the others, time ``steps`` training steps."""
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    x = torch.from_numpy(load_mnist_sample()[0]).float().div(255)
+    model = create_model(name, (1, 28, 28))
+    throughput(model, x, 64, True, 5)
+    barrier.wait()
+    start = time.perf_counter()  # CLOCK_MONOTONIC: comparable across processes
+    throughput(model, x, 64, True, steps)
+    spans.put((start, time.perf_counter()))
+
+
+def parallel_throughput(name: str, jobs: int, steps: int) -> float:
+    """Total training samples/s of ``jobs`` processes training ``name`` at once on the CPU."""
+    ctx = multiprocessing.get_context("spawn")
+    barrier, spans = ctx.Barrier(jobs), ctx.Queue()
+    threads = max(1, torch.get_num_threads() // jobs)
+    procs = [
+        ctx.Process(target=_train_job, args=(name, threads, steps, barrier, spans))
+        for _ in range(jobs)
+    ]
+    for proc in procs:
+        proc.start()
+    done = [spans.get() for _ in procs]
+    for proc in procs:
+        proc.join()
+    wall = max(end for _, end in done) - min(start for start, _ in done)
+    return jobs * steps * 64 / wall
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="cpu")
@@ -64,6 +100,7 @@ def main() -> None:
     ap.add_argument(
         "--channels-last", action="store_true", help="also time the channels-last layout"
     )
+    ap.add_argument("--jobs", type=int, default=1, help="also time this many parallel jobs")
     ap.add_argument("--out", help="write the figures as JSON here")
     args = ap.parse_args()
     torch.manual_seed(0)
@@ -84,10 +121,13 @@ def main() -> None:
         throughput(m, inputs[name], 64, True, 5)
         throughput(m, inputs[name], 256, False, 3)
     rates: dict[str, dict[str, list[float]]] = {n: {"train": [], "infer": []} for n in models}
+    parallel: dict[str, list[float]] = {"ae": [], "memae": []} if args.jobs > 1 else {}
     for _ in range(args.rounds):
         for name, m in models.items():
             rates[name]["train"].append(throughput(m, inputs[name], 64, True, args.train_steps))
             rates[name]["infer"].append(throughput(m, inputs[name], 256, False, args.infer_steps))
+        for name, runs in parallel.items():
+            runs.append(parallel_throughput(name, args.jobs, args.train_steps))
     med = {n: {k: statistics.median(v) for k, v in r.items()} for n, r in rates.items()}
     result = {
         "date": date.today().isoformat(),
@@ -118,6 +158,19 @@ def main() -> None:
         result[key.replace("-", "_")] = speedup
         for n, r in speedup.items():
             print(f"{variant} speed-up, {n}: train {r['train']:.2f}x, infer {r['infer']:.2f}x")
+    if parallel:
+        jobs_rate = {n: statistics.median(v) for n, v in parallel.items()}
+        result["parallel_jobs"] = {
+            "jobs": args.jobs,
+            "threads_per_job": max(1, torch.get_num_threads() // args.jobs),
+            "train_samples_per_s": jobs_rate,
+            "speedup_over_one_job": {n: jobs_rate[n] / med[n]["train"] for n in jobs_rate},
+        }
+        for n, rate in jobs_rate.items():
+            print(
+                f"{args.jobs} jobs at once, {n}: {rate:.0f} training samples/s in all, "
+                f"{rate / med[n]['train']:.2f}x one job"
+            )
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(result, indent=2) + "\n")

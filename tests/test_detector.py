@@ -258,33 +258,29 @@ def test_memory_collapse_is_reported(blobs, caplog):
     assert "memory collapse" in caplog.text
 
 
-def test_compiled_training_matches_eager_and_saves_a_plain_module(tmp_path):
-    rng = np.random.default_rng(0)
-    X = rng.random((40, 1, 8, 8)).astype(np.float32)
-    opts = {"model_options": {"channels": [4, 8]}, "epochs": 2, "random_state": 0}
-    eager = MemAEDetector("arnet", **opts).fit(X)
-    compiled = MemAEDetector("arnet", compile=True, **opts).fit(X)
-    assert type(compiled.model_) is type(eager.model_)
-    np.testing.assert_allclose(
-        compiled.decision_function(X), eager.decision_function(X), rtol=1e-3, atol=1e-6
-    )
-    compiled.save(tmp_path / "m")
-    loaded = MemAEDetector.load(tmp_path / "m")
-    assert loaded.compile is True
-    np.testing.assert_allclose(loaded.decision_function(X), compiled.decision_function(X))
-
-
-@pytest.mark.parametrize("shape", [(1, 8, 8), (1, 4, 8, 8)])
-def test_channels_last_training_matches_default_and_leaves_a_standard_model(tmp_path, shape):
+@pytest.mark.parametrize(
+    "model, option, shape",
+    [
+        ("arnet", "compile", (1, 8, 8)),
+        ("memae", "channels_last", (1, 8, 8)),
+        ("memae", "channels_last", (1, 4, 8, 8)),
+    ],
+)
+def test_faster_training_matches_the_default_and_saves_a_plain_module(
+    tmp_path, model, option, shape
+):
     X = np.random.default_rng(0).random((40, *shape)).astype(np.float32)
     opts = {"epochs": 2, "random_state": 0, "device": "cpu"}
-    default = MemAEDetector("memae", **opts).fit(X)
-    fast = MemAEDetector("memae", channels_last=True, **opts).fit(X)
+    if model == "arnet":
+        opts["model_options"] = {"channels": [4, 8]}
+    default = MemAEDetector(model, **opts).fit(X)
+    fast = MemAEDetector(model, **{option: True}, **opts).fit(X)
+    assert type(fast.model_) is type(default.model_)
     assert all(p.is_contiguous() for p in fast.model_.parameters())
     np.testing.assert_allclose(
         fast.decision_function(X), default.decision_function(X), rtol=1e-3, atol=1e-6
     )
     fast.save(tmp_path / "m")
     loaded = MemAEDetector.load(tmp_path / "m")
-    assert loaded.channels_last is True
+    assert loaded.get_params()[option] is True
     np.testing.assert_allclose(loaded.decision_function(X), fast.decision_function(X))
