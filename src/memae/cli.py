@@ -552,7 +552,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=1,
         help="models trained at once, in worker processes sharing the CPU threads "
-        "(2 on a 2-core CPU: about 1.7x the throughput for the small MNIST nets)",
+        "(2 on a 2-core CPU: 1.2-1.3x the throughput for the small MNIST nets)",
     )
     _add_bench_options(p)
     p.set_defaults(func=cmd_bench)
