@@ -32,6 +32,7 @@ from typing import Any
 import torch
 
 import memae
+from memae.bench.common import job_threads
 from memae.data.sample import load_mnist_sample
 from memae.models import create_model
 
@@ -59,11 +60,16 @@ def throughput(model, x: torch.Tensor, batch: int, train: bool, steps: int) -> f
     return n / (time.perf_counter() - start)
 
 
+def _sample(device: str = "cpu") -> torch.Tensor:
+    """The embedded MNIST sample as (n, 1, 28, 28) floats in [0, 1]."""
+    return torch.from_numpy(load_mnist_sample()[0]).float().div(255).to(device)
+
+
 def _train_job(name: str, threads: int, steps: int, barrier: Any, spans: Any) -> None:
     """One of the parallel jobs: warm up, wait for the others, time ``steps`` training steps."""
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    x = torch.from_numpy(load_mnist_sample()[0]).float().div(255)
+    x = _sample()
     model = create_model(name, (1, 28, 28))
     throughput(model, x, 64, True, 5)
     barrier.wait()
@@ -76,9 +82,8 @@ def parallel_throughput(name: str, jobs: int, steps: int) -> float:
     """Total training samples/s of ``jobs`` processes training ``name`` at once on the CPU."""
     ctx = multiprocessing.get_context("spawn")
     barrier, spans = ctx.Barrier(jobs), ctx.Queue()
-    threads = max(1, torch.get_num_threads() // jobs)
     procs = [
-        ctx.Process(target=_train_job, args=(name, threads, steps, barrier, spans))
+        ctx.Process(target=_train_job, args=(name, job_threads(jobs), steps, barrier, spans))
         for _ in range(jobs)
     ]
     for proc in procs:
@@ -104,8 +109,7 @@ def main() -> None:
     ap.add_argument("--out", help="write the figures as JSON here")
     args = ap.parse_args()
     torch.manual_seed(0)
-    images, _ = load_mnist_sample()
-    x = torch.from_numpy(images).float().div(255).to(args.device)
+    x = _sample(args.device)
     models = {n: create_model(n, (1, 28, 28)).to(args.device) for n in ("ae", "memae")}
     if args.compile or args.channels_last:
         models["arnet"] = create_model("arnet", (1, 28, 28), channels=(16, 32, 64)).to(args.device)
@@ -162,7 +166,7 @@ def main() -> None:
         jobs_rate = {n: statistics.median(v) for n, v in parallel.items()}
         result["parallel_jobs"] = {
             "jobs": args.jobs,
-            "threads_per_job": max(1, torch.get_num_threads() // args.jobs),
+            "threads_per_job": job_threads(args.jobs),
             "train_samples_per_s": jobs_rate,
             "speedup_over_one_job": {n: jobs_rate[n] / med[n]["train"] for n in jobs_rate},
         }

@@ -167,7 +167,7 @@ def test_bench_end_to_end_on_a_folder_and_resumes(tmp_path):
     assert (tmp_path / "out" / "results.csv").read_text() == before
 
 
-def test_parallel_jobs_give_the_rows_and_figures_of_one_job(tmp_path, monkeypatch):
+def test_parallel_jobs_give_the_rows_and_figures_of_one_job(tmp_path):
     from memae.cli import build_parser
 
     rng = np.random.default_rng(0)

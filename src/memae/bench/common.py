@@ -6,9 +6,9 @@ import json
 import multiprocessing
 import re
 import time
-from collections.abc import Hashable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -107,11 +107,17 @@ def fit_and_score(
 
 
 Fitted = tuple[Any, np.ndarray, dict[str, Any]]  # what fit_and_score returns
+Tag = TypeVar("Tag")
+
+
+def job_threads(jobs: int) -> int:
+    """Torch threads of each of ``jobs`` parallel jobs: this process's threads shared out."""
+    return max(1, torch.get_num_threads() // jobs)
 
 
 def fit_many(
-    work: Iterable[tuple[Hashable, tuple[Any, ...]]], jobs: int = 1
-) -> Iterator[tuple[Hashable, Fitted]]:
+    work: Iterable[tuple[Tag, tuple[Any, ...]]], jobs: int = 1
+) -> Iterator[tuple[Tag, Fitted]]:
     """``fit_and_score(*args)`` for each ``(tag, args)`` of ``work`` -> ``(tag, result)`` as each
     finishes.
 
@@ -123,12 +129,11 @@ def fit_many(
         for tag, args in work:
             yield tag, fit_and_score(*args)
         return
-    threads = max(1, torch.get_num_threads() // jobs)
     pool = ProcessPoolExecutor(
         jobs,
         mp_context=multiprocessing.get_context("spawn"),
         initializer=torch.set_num_threads,
-        initargs=(threads,),
+        initargs=(job_threads(jobs),),
     )
     try:
         futures = {pool.submit(fit_and_score, *args): tag for tag, args in work}

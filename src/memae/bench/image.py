@@ -140,26 +140,24 @@ def run(bench: ImageBench) -> ResultsTable:
     table = ResultsTable(bench.out / "results.csv", KEY)
     training = bench.training()
     seen: list[Task] = []
-    left: dict[int, int] = {}  # task index -> its rows still running
-    fitted: dict[int, dict[str, Any]] = {}  # task index -> its detectors, for the figures
+    fitted: dict[tuple[int, int], dict[str, Any]] = {}  # (class, seed) -> detectors for figures
 
-    def work() -> Iterator[tuple[tuple[int, str], tuple[Any, ...]]]:
-        for i, task in enumerate(tasks(bench)):
+    def work() -> Iterator[tuple[tuple[Task, str], tuple[Any, ...]]]:
+        for task in tasks(bench):
             seen.append(task)
             labels = task.split.test_labels
             np.save(bench.out / "scores" / f"labels__{task.cls}__{task.seed}.npy", labels)
-            specs = [s for s in bench.models if not table.done(model=s, **_key(bench, task))]
-            left[i] = len(specs)
             data = (task.split.train, task.split.test)
-            for spec in specs:
-                yield (i, spec), (spec, task.seed, training, bench.device, *data)
+            for spec in bench.models:
+                if not table.done(model=spec, **_key(bench, task)):
+                    yield (task, spec), (spec, task.seed, training, bench.device, *data)
 
     todo = tqdm(desc=f"bench {bench.dataset}", unit="model", leave=True)
-    for (i, spec), (det, scores, info) in fit_many(work(), bench.jobs):
-        task = seen[i]
+    for (task, spec), (det, scores, info) in fit_many(work(), bench.jobs):
         np.save(bench.out / "scores" / f"{slug(spec)}__{task.cls}__{task.seed}.npy", scores)
+        key = _key(bench, task)
         row = {
-            **_key(bench, task),
+            **key,
             "model": spec,
             "class_name": task.name,
             "auc": roc_auc_score(task.split.test_labels, scores),
@@ -177,14 +175,14 @@ def run(bench: ImageBench) -> ResultsTable:
                 if figures_of_task:
                     _heatmaps(task, maps, figures / f"heatmaps_{slug(spec)}.png")
             if figures_of_task:
-                fitted.setdefault(i, {})[spec] = det
+                fitted.setdefault((task.cls, task.seed), {})[spec] = det
         table.add(row)
         log.info("%s class %s seed %d: AUC %.4f", spec, task.name, task.seed, row["auc"])
         todo.set_postfix_str(f"{spec} class {task.name} seed {task.seed}: AUC {row['auc']:.4f}")
         todo.update()
-        left[i] -= 1
-        if left[i] == 0 and i in fitted:  # every row of the task is in: draw its figures
-            _model_figures(task, fitted.pop(i), figures)
+        task_done = all(table.done(model=s, **key) for s in bench.models)
+        if task_done and (task.cls, task.seed) in fitted:
+            _model_figures(task, fitted.pop((task.cls, task.seed)), figures)
     todo.close()
     write_markdown(bench, table, seen)
     if bench.figures:
