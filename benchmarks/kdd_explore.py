@@ -4,9 +4,11 @@
         which attack types the top 20% of MemAE's test scores wrongly holds, and the median
         score of the big attack clusters, the rare attack types and the "normal." traffic
     python benchmarks/kdd_explore.py sweep '{"name": ["memae:mem_slots=200", {"epochs": 5}]}'
-        [--seeds 100,101] [--dedup] [--protocol code]: mean F1 of each (model spec, training
-        overrides) over the seeds, on the preprocessed kdd_cup.npz (--dedup: trained on the
-        distinct training rows; --protocol: the bench's --protocol)
+        [--seeds 100,101] [--dedup] [--protocol code] [--raw [--log1p]]: mean F1 of each (model
+        spec, training overrides) over the seeds, on the preprocessed kdd_cup.npz (--dedup:
+        trained on the distinct training rows; --protocol: the bench's --protocol; --raw: on the
+        raw file instead, --log1p: with log(1 + x) of its 38 numeric columns before the model's
+        min-max scaling)
     python benchmarks/kdd_explore.py scores [--seeds 100,101]: F1 of other score rules for the
         same trained MemAE: the error standardised per feature (by its spread on the training
         rows), the entropy of the memory addressing, and the rank sum of error and entropy
@@ -20,6 +22,7 @@ import argparse
 import gzip
 import json
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +31,7 @@ from scipy.stats import rankdata
 from memae.bench.common import fit_and_score
 from memae.bench.tabular import KDD_TRAINING, kdd_run
 from memae.data.protocols import kdd_split
-from memae.data.tabular import read_kddcup_npz, read_kddcup_raw
+from memae.data.tabular import LabelledTable, read_kddcup_npz, read_kddcup_raw
 from memae.metrics import evaluate, top_fraction_threshold
 
 DATA = Path("../shared/data/kddcup99")
@@ -58,10 +61,22 @@ def _f1(scores: np.ndarray, y: np.ndarray) -> float:
     return evaluate(scores, y, top_fraction_threshold(scores, 0.2)).f1
 
 
+def _table(data_dir: Path, raw: bool, log1p: bool) -> LabelledTable:
+    """The npz, or the raw file with (``log1p``) its numeric columns log-compressed."""
+    if not raw:
+        return read_kddcup_npz(data_dir / "kdd_cup.npz")
+    data = read_kddcup_raw(data_dir / "kddcup.data_10_percent.gz")
+    if log1p:  # counts and byte totals span up to 7 decades; one-hot columns hold "=" in names
+        numeric = np.array(["=" not in c for c in data.columns])
+        X = data.X.copy()
+        X[:, numeric] = np.log1p(X[:, numeric])
+        data = replace(data, X=X)
+    return data
+
+
 def sweep(
-    npz: Path, configs: dict[str, list], seeds: list[int], dedup: bool, protocol: str
+    data: LabelledTable, configs: dict[str, list], seeds: list[int], dedup: bool, protocol: str
 ) -> None:
-    data = read_kddcup_npz(npz)
     for name, (spec, overrides) in configs.items():
         f1 = []
         for seed in seeds:
@@ -116,16 +131,21 @@ def main() -> None:
     p.add_argument("--seeds", default="100,101")
     p.add_argument("--dedup", action="store_true", help="sweep: train on distinct rows only")
     p.add_argument("--protocol", default="paper", choices=("paper", "code"), help="sweep")
+    p.add_argument("--raw", action="store_true", help="sweep: the raw file, not the npz")
+    p.add_argument("--log1p", action="store_true", help="sweep: log(1 + x) of numeric columns")
     a = p.parse_args()
     if a.dedup and a.protocol != "paper":
         p.error("--dedup runs the paper protocol only")
+    if a.log1p and not a.raw:
+        p.error("--log1p needs --raw (the npz is min-max scaled already)")
     seeds = [int(s) for s in a.seeds.split(",")]
     if a.what == "types":
         types(a.data_dir / "kddcup.data_10_percent.gz", a.seed)
     elif a.what == "scores":
         scores(a.data_dir / "kdd_cup.npz", seeds)
     else:
-        sweep(a.data_dir / "kdd_cup.npz", json.loads(a.configs), seeds, a.dedup, a.protocol)
+        data = _table(a.data_dir, a.raw, a.log1p)
+        sweep(data, json.loads(a.configs), seeds, a.dedup, a.protocol)
 
 
 if __name__ == "__main__":
