@@ -7,10 +7,10 @@ from PIL import Image
 
 from memae import InputError
 from memae.bench.video import CONFIGS, VideoBench, run
-from memae.data.clips import ClipDataset
+from memae.data.clips import ClipDataset, clip_starts, frame_scores
 from memae.data.video import load_video_dataset, read_video, read_video_file, write_video_file
 from memae.metrics import macro_auc, micro_auc
-from memae.scoring import clip_starts, frame_scores, normality
+from memae.scoring import normality
 
 
 def moving_square(n, size=32, anomalous=()):
@@ -307,3 +307,39 @@ def test_cli_scores_a_video_file_and_a_frame_folder(clip_model, tmp_path, capsys
         ["score", str(tmp_path / "short"), "--model", str(model), "--out", str(tmp_path / "out3")]
     )
     assert code == 1 and "fewer than one clip" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("sigma", "top"), [(0.0, 1.0), (0.0, 0.05), (1.0, 1.0), (1.0, 0.05)])
+def test_video_scores_are_decision_function(sigma, top, tmp_path, capsys):
+    """`memae score` on a frame folder, the streaming scorer and the video bench give the frame
+    scores of `decision_function` on the video's stride-1 clips, under every scoring rule."""
+    from memae import MemAEDetector
+    from memae.bench.video import score_videos
+    from memae.cli import main
+    from memae.data.video import Video, iter_frames
+
+    det = MemAEDetector(
+        "memae",
+        epochs=2,
+        lr=3e-3,
+        batch_size=8,
+        scaling="none",
+        random_state=0,
+        mem_slots=10,
+        error_sigma=sigma,
+        error_top=top,
+        model_options={"channels": [4, 4, 8, 8]},
+    ).fit(ClipDataset([moving_square(40, size=16)], clip_len=8, stride=2))
+    det.save(tmp_path / "m")
+    save_frames(tmp_path / "frames" / "01", moving_square(30, size=16, anomalous={12}), "png")
+    frames = np.stack(list(iter_frames(tmp_path / "frames" / "01", (16, 16))))
+    clips = ClipDataset([frames], clip_len=8, stride=1)
+    expected = frame_scores(det.decision_function(clips), clips.starts[0], len(frames), 8)
+
+    argv = ["score", str(tmp_path / "frames"), "--model", str(tmp_path / "m")]
+    assert main([*argv, "--out", str(tmp_path / "out")]) == 0, capsys.readouterr().err
+    lines = (tmp_path / "out" / "frame_scores.csv").read_text().splitlines()[1:]
+    cli = np.array([float(line.split(",")[2]) for line in lines])
+    np.testing.assert_allclose(cli, expected, rtol=1e-5)
+    bench, _ = score_videos(det, [Video("01", frames)], clip_len=8, stride=1)
+    np.testing.assert_allclose(bench[0], expected, rtol=1e-6)

@@ -23,10 +23,10 @@ from . import __version__
 from .errors import CheckpointError, InputError, NotFittedError
 from .io import load_checkpoint, save_checkpoint
 from .memory import UsageMeter
-from .models import VARIANTS, Autoencoder, ModelOutput, create_model
+from .models import VARIANTS, create_model
 from .preprocessing import MODES, Scaler
 from .samples import Samples
-from .scoring import error_maps, quantile_threshold, sample_scores, squared_error
+from .scoring import ScoreOutput, Scorer, quantile_threshold
 from .training import resolve_device, seed_everything, train
 from .validation import check_shape
 
@@ -195,7 +195,7 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
         if net.normalize_views:  # ARNet option: each view's error relative to its training mean
             net.view_weights.copy_(1.0 / self._view_errors(data).mean(1).clamp_min(1e-12))
         meter = UsageMeter(net.memory.num_slots) if net.memory is not None else None
-        scores = self._score(data, meter=meter)
+        scores, _ = self._score(data, meter=meter)
         self.memory_usage_ = meter.summary() if meter else None
         if self.memory_usage_ and self.memory_usage_["zero_rows_fraction"] > 0.5:
             log.warning(
@@ -214,7 +214,13 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
     # ------------------------------------------------------------------ scoring
     def decision_function(self, X: Any) -> np.ndarray:
         """Anomaly score per sample: mean squared reconstruction error (higher = more anomalous)."""
-        return self._score(self._samples(X))
+        return self._score(self._samples(X))[0]
+
+    def score_maps(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Images and clips: ``decision_function(X)`` and ``error_maps(X)`` from one pass."""
+        data = self._image_samples(X)
+        scores, maps = self._score(data, maps=True)
+        return scores, maps
 
     def score_samples(self, X: Any) -> np.ndarray:
         """Same as ``decision_function``: memae follows PyOD, higher = more anomalous."""
@@ -227,16 +233,16 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
 
     def error_maps(self, X: Any) -> np.ndarray:
         """Per-position squared error, channel mean: (n, h, w) images, (n, t, h, w) clips."""
-        data = self._samples(X)
-        if len(data.shape) < 3:
-            raise InputError("error maps exist for images and clips, not for vectors")
-        return np.concatenate([error_maps(err).cpu().numpy() for err, _ in self._run(data)])
+        return self.score_maps(X)[1]
 
     def reconstruct(self, X: Any) -> np.ndarray:
         """Reconstructions in the input's own units (scaling undone)."""
         data = self._samples(X)
         return np.concatenate(
-            [self.scaler_.inverse(out.reconstruction).cpu().numpy() for _, out in self._run(data)]
+            [
+                self.scaler_.inverse(o.model.reconstruction).cpu().numpy()
+                for o in self._outputs(data)
+            ]
         )
 
     def restorations(self, X: Any) -> tuple[list[str], np.ndarray, np.ndarray]:
@@ -244,12 +250,14 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
 
         -> (view names, erased (V, n, *shape), restored (V, n, *shape)); a plain autoencoder
         has the one view ``"identity"`` (the input and its reconstruction)."""
-        erased, restored = [], []
-        for _, views, outs in self._forward_views(self._samples(X)):
+        net, erased, restored = self._fitted("model_").eval(), [], []
+        device = next(net.parameters()).device
+        for batch in self._samples(X).batches(batch_size=self.inference_batch_size):
+            with torch.no_grad():
+                views = net.views(self.scaler_(batch.to(device)))
+                outs = [net(v).reconstruction for v in views]
             erased.append(torch.stack([self.scaler_.inverse(v) for v in views]).cpu())
-            restored.append(
-                torch.stack([self.scaler_.inverse(o.reconstruction) for o in outs]).cpu()
-            )
+            restored.append(torch.stack([self.scaler_.inverse(o) for o in outs]).cpu())
         names = list(self.model_.eraser_names) or ["identity"]
         return names, torch.cat(erased, 1).numpy(), torch.cat(restored, 1).numpy()
 
@@ -263,7 +271,7 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
         data = self._samples(X)
         if self.model_.memory is None:
             raise InputError(f"model {self.model!r} has no memory")
-        return np.concatenate([out.weights.cpu().numpy() for _, out in self._run(data)])
+        return np.concatenate([o.model.weights.cpu().numpy() for o in self._outputs(data)])
 
     def decode_memory(self) -> np.ndarray:
         """Paper Fig. 3: every memory slot decoded on its own, in input units, (N, *shape)."""
@@ -412,46 +420,52 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
         check_shape(data.shape, self.input_shape_)
         return data
 
+    def _image_samples(self, X: Any) -> Samples:
+        data = self._samples(X)
+        if len(data.shape) < 3:
+            raise InputError("error maps exist for images and clips, not for vectors")
+        return data
+
+    def scorer(self) -> Scorer:
+        """The one scoring path (``memae.scoring.Scorer``) of the fitted model under this
+        detector's ``error_sigma`` and ``error_top``; a torch module, in eval mode."""
+        net = self._fitted("model_")
+        scorer = Scorer(net, self.scaler_, self.error_sigma, self.error_top)
+        return scorer.to(next(net.parameters()).device).eval()
+
     @torch.no_grad()
-    def _forward_views(
-        self, data: Samples
-    ) -> Iterator[tuple[Tensor, list[Tensor], list[ModelOutput]]]:
-        """Yield (scaled input, its views, the model's output for each view) per inference
-        batch, in order. Views are ARNet's erased inputs; one view (the input) otherwise."""
-        net: Autoencoder = self.model_
-        net.eval()
-        device = next(net.parameters()).device
+    def _outputs(self, data: Samples) -> Iterator[ScoreOutput]:
+        """The scorer's output per inference batch, in order."""
+        scorer = self.scorer()
+        device = scorer.offset.device
         for batch in data.batches(batch_size=self.inference_batch_size):
-            x = self.scaler_(batch.to(device))
-            views = net.views(x)
-            yield x, views, [net(v) for v in views]
+            yield scorer(batch.to(device))
 
-    def _run(self, data: Samples, per_view: bool = False) -> Iterator[tuple[Tensor, ModelOutput]]:
-        """Yield (squared error, model output of the first view) per inference batch, in order.
-
-        The error is averaged over the model's views, each weighted by ``view_weights``;
-        ``per_view`` stacks them unweighted instead: (V, B, *shape)."""
-        for x, _, outs in self._forward_views(data):
-            errs = torch.stack([squared_error(x, o.reconstruction, self.error_sigma) for o in outs])
-            if not per_view:
-                w = self.model_.view_weights.reshape(-1, *([1] * x.dim()))
-                errs = (errs * w).mean(0)
-            yield errs, outs[0]
-
+    @torch.no_grad()
     def _view_errors(self, data: Samples) -> Tensor:
-        """(V, B, *shape) errors per batch -> (V, n) mean error per view and sample."""
-        return torch.cat([e.flatten(2).mean(2) for e, _ in self._run(data, per_view=True)], 1)
+        """(V, n): mean squared error of each sample under each view, unweighted."""
+        scorer, parts = self.scorer(), []
+        for batch in data.batches(batch_size=self.inference_batch_size):
+            errs, _ = scorer.view_errors(batch.to(scorer.offset.device))
+            parts.append(errs.flatten(2).mean(2))
+        return torch.cat(parts, 1)
 
-    def _score(self, data: Samples, meter: UsageMeter | None = None) -> np.ndarray:
-        parts = []
-        for err, out in self._run(data):
-            parts.append(sample_scores(err, self.error_top).double().cpu().numpy())
-            if meter is not None and out.weights is not None:
-                meter.update(out.weights)
-        scores = np.concatenate(parts)
-        if not np.isfinite(scores).all():
+    def _score(
+        self, data: Samples, meter: UsageMeter | None = None, maps: bool = False
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """-> (scores (n,), error maps (n, *map) when ``maps``) in one pass; ``meter`` counts
+        the memory addressing."""
+        scores, error_maps = [], []
+        for out in self._outputs(data):
+            scores.append(out.score.double().cpu().numpy())
+            if maps:
+                error_maps.append(out.error_map.cpu().numpy())
+            if meter is not None and out.model.weights is not None:
+                meter.update(out.model.weights)
+        all_scores = np.concatenate(scores)
+        if not np.isfinite(all_scores).all():
             raise InputError("scores are not finite: the data is far outside the training range")
-        return scores
+        return all_scores, (np.concatenate(error_maps) if maps else None)
 
 
 def _check_tensors(path: Any, expected: dict[str, tuple], tensors: dict[str, Tensor]) -> None:

@@ -1,13 +1,66 @@
-"""Reconstruction error -> per-sample anomaly scores and per-position error maps."""
+"""Reconstruction error -> per-sample anomaly scores and per-position error maps.
+
+``Scorer`` is the one scoring path: every score memae reports (``decision_function``, video
+streaming, the benches, the demo, the PyOD wrapper) is its output. A raw batch in the
+training data's units goes in; the per-sample score, the error it was taken from and the
+model's output come out.
+"""
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
+
+from .models import Autoencoder, ModelOutput
+from .preprocessing import Scaler
+
+
+@dataclass
+class ScoreOutput:
+    """score: (B,), higher = more anomalous; error: (B, *sample_shape) squared error (view
+    weighted mean); model: the model's output for the first view (addressing weights)."""
+
+    score: Tensor
+    error: Tensor
+    model: ModelOutput
+
+    @property
+    def error_map(self) -> Tensor:
+        """(B, h, w) images, (B, t, h, w) clips: the error's channel mean."""
+        return error_maps(self.error)
+
+
+class Scorer(nn.Module):
+    """raw x -> scale -> views (ARNet's erasers; x itself otherwise) -> model -> residual,
+    smoothed by ``sigma`` -> squared -> views averaged with the model's ``view_weights`` ->
+    per-sample score, the mean of the ``top`` fraction of the largest errors."""
+
+    def __init__(self, net: Autoencoder, scaler: Scaler, sigma: float = 0.0, top: float = 1.0):
+        super().__init__()
+        self.net = net
+        self.register_buffer("offset", scaler.offset.detach().clone())
+        self.register_buffer("scale", scaler.scale.detach().clone())
+        self.sigma = float(sigma)
+        self.top = float(top)
+
+    def view_errors(self, x: Tensor) -> tuple[Tensor, ModelOutput]:
+        """raw (B, *shape) -> the unweighted squared error of each view (V, B, *shape) and the
+        model's output for the first view."""
+        scaled = (x - self.offset) * self.scale
+        outs = [self.net(v) for v in self.net.views(scaled)]
+        errs = torch.stack([squared_error(scaled, o.reconstruction, self.sigma) for o in outs])
+        return errs, outs[0]
+
+    def forward(self, x: Tensor) -> ScoreOutput:
+        errs, out = self.view_errors(x)  # (V, B, *shape)
+        w = self.net.view_weights.reshape(-1, *([1] * x.dim()))
+        err = (errs * w).mean(0)  # (B, *shape)
+        return ScoreOutput(sample_scores(err, self.top), err, out)
 
 
 def squared_error(x: Tensor, x_hat: Tensor, sigma: float = 0.0) -> Tensor:
@@ -57,27 +110,6 @@ def quantile_threshold(scores: Tensor | list[float], quantile: float) -> float:
     """The ``quantile`` of scores: inputs scoring above it are flagged."""
     s = torch.as_tensor(scores, dtype=torch.float64)
     return float(torch.quantile(s, quantile))
-
-
-def clip_starts(n_frames: int, clip_len: int, stride: int) -> list[int]:
-    """Start frames of the clips of a video: 0, stride, ... and always the last full clip."""
-    if n_frames < clip_len:
-        raise ValueError(f"a video of {n_frames} frames is shorter than a clip ({clip_len})")
-    starts = list(range(0, n_frames - clip_len + 1, stride))
-    if starts[-1] != n_frames - clip_len:
-        starts.append(n_frames - clip_len)
-    return starts
-
-
-def frame_scores(
-    clip_scores: np.ndarray, starts: list[int], n_frames: int, clip_len: int
-) -> np.ndarray:
-    """Clip scores -> one score per frame. A clip's score belongs to its centre frame
-    (start + clip_len // 2: frame i + 8 for 16-frame clips, as in the authors' code); frames
-    between centres are interpolated linearly, and the first and last frames, which are no
-    clip's centre, take the score of the nearest centre. Labels stay aligned frame for frame."""
-    centres = np.asarray(starts) + clip_len // 2
-    return np.interp(np.arange(n_frames), centres, np.asarray(clip_scores, dtype=float))
 
 
 def normality(scores: np.ndarray) -> np.ndarray:

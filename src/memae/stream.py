@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .data.clips import scale_frames
+from .data.clips import frame_scores, scale_frames
 from .detector import MemAEDetector
 from .errors import InputError
-from .scoring import frame_scores, normality
+from .scoring import normality
 
 FrameSink = Callable[[np.ndarray, float], None]  # (frame uint8 (h, w), score) in frame order
 
@@ -44,7 +44,7 @@ def score_stream(
     """Score every frame of ``frames`` ((h, w) uint8 at the model's size) with stride-1 clips.
 
     A clip's score goes to its centre frame; the first clip_len // 2 frames take the first
-    clip's score and the last ones the last clip's (as in ``memae.scoring.frame_scores``).
+    clip's score and the last ones the last clip's (as in ``memae.data.clips.frame_scores``).
     ``sink`` receives each frame with its score, in order, as soon as the score is known.
     """
     shape = det.input_shape_
@@ -63,9 +63,8 @@ def score_stream(
         if not batch:
             return
         clips = scale_frames(np.stack(batch))[:, None]  # (k, 1, T, H, W) in [-1, 1]
-        maps = det.error_maps(clips)  # (k, T, H, W)
-        for start, m, clip in zip(batch_starts, maps, batch, strict=True):
-            score = float(m.mean())
+        scores, maps = det.score_maps(clips)  # (k,), (k, T, H, W): the detector's own rule
+        for start, score, m, clip in zip(batch_starts, scores.tolist(), maps, batch, strict=True):
             clip_scores.append(score)
             item = (score, start + half, clip[half].copy(), m[half].copy())
             if len(worst) < top_k:

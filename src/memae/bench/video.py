@@ -1,7 +1,7 @@
 """``memae bench video``: MemAE Table 2 (frame-level AUC on UCSD Ped2 and alike).
 
 Per seed and model: train the 3-D conv model on clips of the training videos, score every clip
-of every test video, turn clip scores into frame scores (``memae.scoring.frame_scores``: a
+of every test video, turn clip scores into frame scores (``memae.data.clips.frame_scores``: a
 clip's score goes to its centre frame, the ends take the nearest centre), normalise per video
 (Eq. 11), and report the micro AUC (all frames concatenated, the paper's figure), the macro
 AUC (mean over videos) and the pixel AUROC of the error maps against the masks.
@@ -25,13 +25,13 @@ from torch.utils.data import Subset
 from tqdm.auto import tqdm
 
 from .. import plots
-from ..data.clips import ClipDataset
+from ..data.clips import ClipDataset, frame_scores
 from ..data.video import Video, load_video_dataset
 from ..detector import MemAEDetector
 from ..errors import InputError
 from ..io import atomic_write_text
 from ..metrics import macro_auc, micro_auc
-from ..scoring import frame_scores, normality
+from ..scoring import normality
 from ..timing import module_time
 from .common import make_detector, parse_model, slug, training_overrides
 from .results import ResultsTable, mean_std, stamp
@@ -120,9 +120,9 @@ def score_videos(
         centres = starts + clip_len // 2
         clip_scores, clip_maps = [], []
         for chunk in np.array_split(np.arange(len(clips)), max(1, len(clips) // 64)):
-            m = torch.from_numpy(det.error_maps(Subset(clips, chunk.tolist())))  # (k, T, H, W)
-            clip_scores.append(m.flatten(1).mean(1).numpy())
-            clip_maps.append(_shrink(m))
+            part, m = det.score_maps(Subset(clips, chunk.tolist()))  # (k,), (k, T, H, W)
+            clip_scores.append(part)
+            clip_maps.append(_shrink(torch.from_numpy(m)))
         s = np.concatenate(clip_scores)
         all_maps = torch.cat(clip_maps)  # (clips, T, h', w')
         t = np.arange(len(v.frames))

@@ -1,4 +1,5 @@
-"""Fixed-length clips of decoded videos, as a torch Dataset of (1, T, H, W) in [-1, 1]."""
+"""Video as clips: clip starts, clip scores -> frame scores, and a torch Dataset of
+(1, T, H, W) clips in [-1, 1] over decoded frames."""
 
 from __future__ import annotations
 
@@ -8,7 +9,27 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from ..errors import InputError
-from ..scoring import clip_starts
+
+
+def clip_starts(n_frames: int, clip_len: int, stride: int) -> list[int]:
+    """Start frames of the clips of a video: 0, stride, ... and always the last full clip."""
+    if n_frames < clip_len:
+        raise ValueError(f"a video of {n_frames} frames is shorter than a clip ({clip_len})")
+    starts = list(range(0, n_frames - clip_len + 1, stride))
+    if starts[-1] != n_frames - clip_len:
+        starts.append(n_frames - clip_len)
+    return starts
+
+
+def frame_scores(
+    clip_scores: np.ndarray, starts: list[int], n_frames: int, clip_len: int
+) -> np.ndarray:
+    """Clip scores -> one score per frame. A clip's score belongs to its centre frame
+    (start + clip_len // 2: frame i + 8 for 16-frame clips, as in the authors' code); frames
+    between centres are interpolated linearly, and the first and last frames, which are no
+    clip's centre, take the score of the nearest centre. Labels stay aligned frame for frame."""
+    centres = np.asarray(starts) + clip_len // 2
+    return np.interp(np.arange(n_frames), centres, np.asarray(clip_scores, dtype=float))
 
 
 def scale_frames(frames: np.ndarray) -> np.ndarray:
