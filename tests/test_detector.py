@@ -270,7 +270,7 @@ def test_faster_training_matches_the_default_and_saves_a_plain_module(
     tmp_path, model, option, shape
 ):
     X = np.random.default_rng(0).random((40, *shape)).astype(np.float32)
-    opts = {"epochs": 2, "random_state": 0, "device": "cpu"}
+    opts = {"epochs": 2, "lr": 1e-4, "batch_size": 64, "random_state": 0, "device": "cpu"}
     if model == "arnet":
         opts["model_options"] = {"channels": [4, 8]}
     default = MemAEDetector(model, **opts).fit(X)

@@ -28,7 +28,7 @@ from .metrics import (
     micro_auc,
     top_fraction_threshold,
 )
-from .models import VARIANTS
+from .params import PARAMS, Flag, Param
 
 log = logging.getLogger("memae")
 
@@ -70,6 +70,45 @@ def _add_data_options(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="one-hot encode non-numeric table columns (train; score reuses the model's encoding)",
     )
+
+
+# every estimator parameter is a `memae train` flag, from memae.params (verbose is --quiet)
+TRAIN_PARAMS = tuple(p.name for p in PARAMS if p.name != "verbose")
+CLI_DEFAULTS = {"random_state": 0}  # the command line seeds by default; the library does not
+
+
+def _converter(param: Param):
+    def convert(text: str):
+        try:
+            value = param.kind.parse(text)
+        except (TypeError, ValueError):
+            value = None
+        if not param.kind.accepts(value):
+            raise argparse.ArgumentTypeError(f"{text!r} is not {param.kind}")
+        return value
+
+    return convert
+
+
+def _add_param_options(p: argparse.ArgumentParser) -> None:
+    """One flag per estimator parameter (``memae.params.PARAMS``), its default the table's."""
+    g = p.add_argument_group("detector parameters (memae.params; see MemAEDetector)")
+    for param in PARAMS:
+        if param.name not in TRAIN_PARAMS:
+            continue
+        default = CLI_DEFAULTS.get(param.name, param.default)
+        text = f"{param.help} (default: {default})"
+        if isinstance(param.kind, Flag):
+            g.add_argument(param.cli_flag, dest=param.name, action="store_true", help=text)
+        else:
+            g.add_argument(
+                param.cli_flag,
+                dest=param.name,
+                type=_converter(param),
+                default=default,
+                metavar=param.cli_flag.lstrip("-").replace("-", "_").upper(),
+                help=text,
+            )
 
 
 TABLE_ENCODING = "table_encoding.json"  # saved beside the model by `train --one-hot`
@@ -114,24 +153,8 @@ def cmd_train(args: argparse.Namespace) -> None:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out} is a file; give a folder for the model")
-    det = MemAEDetector(
-        args.model,
-        mem_slots=args.mem_slots,
-        shrink_threshold=args.shrink_threshold,
-        similarity=args.similarity,
-        error_sigma=args.error_sigma,
-        error_top=args.error_top,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        validation_fraction=args.validation_fraction,
-        contamination=args.contamination,
-        device=args.device,
-        compile=args.compile,
-        channels_last=args.channels_last,
-        random_state=args.seed,
-        verbose=0 if args.quiet else 1,
-    ).fit(X)
+    params = {p.name: getattr(args, p.name) for p in PARAMS if p.name in TRAIN_PARAMS}
+    det = MemAEDetector(**params, verbose=0 if args.quiet else 1).fit(X)
     det.save(out)
     if args.one_hot and data.encoding is not None:
         atomic_write_text(out / TABLE_ENCODING, json.dumps(data.encoding, indent=1) + "\n")
@@ -389,8 +412,19 @@ def _add_bench_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--out", required=True, metavar="OUT")
 
 
+class UsageError(MemAEError):
+    """A command line that does not parse."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """Parse errors are one line, like every other error (``main`` prints them)."""
+
+    def error(self, message: str):
+        raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="memae",
         description="Memory-augmented autoencoders (MemAE) for unsupervised anomaly detection.",
     )
@@ -406,42 +440,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("data", metavar="DATA")
     p.add_argument("--out", required=True, metavar="MODEL_DIR", help="folder to save the model")
-    p.add_argument("--model", default="memae", choices=list(VARIANTS))
-    p.add_argument("--epochs", type=int, default=50)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--lr", type=float, default=1e-4, help="Adam learning rate (paper: 1e-4)")
-    p.add_argument("--mem-slots", type=int, help="memory size N (default: the paper's)")
-    p.add_argument("--shrink-threshold", type=float, help="hard shrinkage lambda (default 1/N)")
-    p.add_argument("--similarity", choices=["dot", "cosine"], help="memory addressing")
-    p.add_argument(
-        "--error-sigma",
-        type=float,
-        default=0.0,
-        help="images/clips: Gaussian smoothing (pixels) of the residual before squaring",
-    )
-    p.add_argument(
-        "--error-top",
-        type=float,
-        default=1.0,
-        help="score by the mean of this fraction of positions with the largest error (1: all)",
-    )
-    p.add_argument("--validation-fraction", type=float, default=0.1)
-    p.add_argument(
-        "--contamination",
-        type=float,
-        default=0.1,
-        help="expected anomaly share: threshold = (1 - c) quantile of held-out scores",
-    )
+    _add_param_options(p)
     p.add_argument("--labels", metavar="FILE", help="labels of DATA, to select --normal-class")
     p.add_argument("--normal-class", metavar="K", help="train only on samples of this class")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto")
-    p.add_argument("--compile", action="store_true", help=COMPILE_HELP)
-    p.add_argument(
-        "--channels-last",
-        action="store_true",
-        help="images and clips: train in the channels-last layout (faster CPU convolutions)",
-    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_data_options(p)
     p.set_defaults(func=cmd_train)
@@ -625,7 +626,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except UsageError as exc:
+        print(f"memae: error: {exc}", file=sys.stderr)
+        return 2
     args.argv = argv  # stamped into benchmark results
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,

@@ -10,7 +10,7 @@ import logging
 import math
 import os
 from collections.abc import Iterator
-from numbers import Integral, Real
+from numbers import Integral
 from typing import Any
 
 import numpy as np
@@ -21,20 +21,28 @@ from torch import Tensor
 
 from . import __version__
 from .errors import CheckpointError, InputError, NotFittedError
+from .fitting import (
+    FitConfig,
+    Schedule,
+    fit_network,
+    resolve_device,
+    resolve_schedule,
+    seed_everything,
+    split_indices,
+)
 from .io import load_checkpoint, save_checkpoint
 from .memory import UsageMeter
-from .models import VARIANTS, create_model
-from .preprocessing import MODES, Scaler
+from .models import Autoencoder, create_model, resolve_family
+from .params import MODEL_KEYS, check_params
+from .preprocessing import Scaler
 from .samples import Samples
 from .scoring import ScoreOutput, Scorer, quantile_threshold
-from .training import resolve_device, seed_everything, train
 from .validation import check_shape
 
 log = logging.getLogger(__name__)
 
 FORMAT = "memae.detector"
 FORMAT_VERSION = 1
-MODEL_KEYS = ("mem_slots", "shrink_threshold", "similarity", "temperature", "entropy_weight")
 
 
 class MemAEDetector(OutlierMixin, BaseEstimator):
@@ -86,9 +94,9 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
         temperature: float | None = None,
         entropy_weight: float | None = None,
         model_options: dict[str, Any] | None = None,
-        epochs: int = 50,
-        batch_size: int = 64,
-        lr: float = 1e-4,
+        epochs: int | str = "auto",
+        batch_size: int | str = "auto",
+        lr: float | str = "auto",
         weight_decay: float = 0.0,
         lr_schedule: str = "constant",
         validation_fraction: float = 0.1,
@@ -133,83 +141,82 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
     # ------------------------------------------------------------------ fitting
     def fit(self, X: Any, y: Any = None) -> MemAEDetector:
         """Train on ``X`` (normal data; ``y`` is ignored): arrays (n, d), (n, c, h, w),
-        (n, c, t, h, w), or a torch Dataset of such samples."""
+        (n, c, t, h, w), or a torch Dataset of such samples.
+
+        check -> split and seed -> build -> fit the network (``memae.fitting``) -> calibrate
+        ARNet's views -> score the data -> threshold on the held-out scores."""
         self._check_params()
         data = Samples(X, "X", min_samples=2)
-        if self.error_sigma and len(data.shape) < 3:
-            raise InputError(f"error_sigma smooths images and clips, not shape {data.shape}")
-        layout = torch.contiguous_format
-        if self.channels_last:
-            if len(data.shape) not in (3, 4):
-                raise InputError(f"channels_last is for images and clips, not shape {data.shape}")
-            layout = torch.channels_last if len(data.shape) == 3 else torch.channels_last_3d
+        self._check_data(data.shape)
         seed = self._seed()
         generator = seed_everything(seed)
-        device = resolve_device(self.device)
-
-        perm = torch.randperm(len(data), generator=generator)
-        n_val = 0
-        if self.validation_fraction > 0:
-            n_val = min(max(1, round(len(data) * self.validation_fraction)), len(data) - 1)
-        val_idx, train_idx = perm[:n_val].sort().values, perm[n_val:].sort().values
-
-        scaler = Scaler.fit(
-            self.scaling, data.batches(train_idx, self.inference_batch_size), data.shape
-        )
-        try:
-            net = create_model(self.model, data.shape, family=self.family, **self._model_kwargs())
-        except ValueError as exc:
-            msg = f"cannot build model {self.model!r} for samples {data.shape}: {exc}"
-            raise InputError(msg) from None
-        net = net.to(device, memory_format=layout)
-
-        def ready(idx: Tensor, shuffle: bool) -> Iterator[Tensor]:
-            bs = self.batch_size if shuffle else self.inference_batch_size
-            for b in data.batches(idx, bs, shuffle=shuffle, generator=generator):
-                yield scaler(b.to(device)).contiguous(memory_format=layout)
-
+        val_idx, train_idx = split_indices(len(data), self.validation_fraction, generator)
+        family = resolve_family(self.model, data.shape, self.family)
+        schedule = resolve_schedule(family, len(train_idx), self.epochs, self.batch_size, self.lr)
+        net = self._build(data.shape)
+        cfg = self._fit_config(schedule)
         log.info(
-            "training %s (%s) on %d samples of shape %s, %d held out, on %s",
+            "training %s (%s) on %d samples of shape %s, %d held out, on %s: %s",
             self.model,
-            type(net.encoder).__name__,
+            family,
             len(train_idx),
             data.shape,
-            n_val,
-            device,
+            len(val_idx),
+            cfg.device,
+            schedule,
         )
-        self.history_ = train(
-            net,
-            lambda: ready(train_idx, True),
-            (lambda: ready(val_idx, False)) if n_val else None,
-            epochs=self.epochs,
-            lr=self.lr,
-            weight_decay=self.weight_decay,
-            lr_schedule=self.lr_schedule,
-            compile=bool(self.compile),
-            verbose=bool(self.verbose),
-        )
-        net = net.to(memory_format=torch.contiguous_format)
-        self.model_, self.scaler_, self.input_shape_ = net, scaler, tuple(data.shape)
-        self.seed_ = seed
+        fitted = fit_network(net, data, train_idx, val_idx, cfg, generator)
+        self.model_, self.scaler_, self.history_ = fitted.net, fitted.scaler, fitted.history
+        self.input_shape_, self.seed_ = tuple(data.shape), seed
+        self.schedule_ = schedule
 
-        if net.normalize_views:  # ARNet option: each view's error relative to its training mean
-            net.view_weights.copy_(1.0 / self._view_errors(data).mean(1).clamp_min(1e-12))
-        meter = UsageMeter(net.memory.num_slots) if net.memory is not None else None
+        if self.model_.normalize_views:  # ARNet option: each view's error / its training mean
+            self.model_.view_weights.copy_(1.0 / self._view_errors(data).mean(1).clamp_min(1e-12))
+        meter = UsageMeter(self.model_.memory.num_slots) if self.model_.memory else None
         scores, _ = self._score(data, meter=meter)
         self.memory_usage_ = meter.summary() if meter else None
-        if self.memory_usage_ and self.memory_usage_["zero_rows_fraction"] > 0.5:
+        self._warn_collapse()
+        self.decision_scores_ = scores
+        held_out = scores[val_idx.numpy()] if len(val_idx) else scores
+        self.threshold_ = quantile_threshold(held_out, self._quantile())
+        self.labels_ = (scores > self.threshold_).astype(int)
+        return self
+
+    def _check_data(self, shape: tuple[int, ...]) -> None:
+        if self.error_sigma and len(shape) < 3:
+            raise InputError(f"error_sigma smooths images and clips, not shape {shape}")
+        if self.channels_last and len(shape) not in (3, 4):
+            raise InputError(f"channels_last is for images and clips, not shape {shape}")
+
+    def _build(self, shape: tuple[int, ...]) -> Autoencoder:
+        try:
+            return create_model(self.model, shape, family=self.family, **self._model_kwargs())
+        except ValueError as exc:
+            msg = f"cannot build model {self.model!r} for samples {shape}: {exc}"
+            raise InputError(msg) from None
+
+    def _fit_config(self, schedule: Schedule) -> FitConfig:
+        return FitConfig(
+            schedule=schedule,
+            weight_decay=float(self.weight_decay),
+            lr_schedule=self.lr_schedule,
+            scaling=self.scaling,
+            device=resolve_device(self.device),
+            compile=bool(self.compile),
+            channels_last=bool(self.channels_last),
+            inference_batch_size=self.inference_batch_size,
+            verbose=bool(self.verbose),
+        )
+
+    def _warn_collapse(self) -> None:
+        usage = self.memory_usage_
+        if usage and usage["zero_rows_fraction"] > 0.5:
             log.warning(
                 "memory collapse: %.0f%% of queries address no slot at all; lower "
                 "shrink_threshold (now %g) or use more slots",
-                100 * self.memory_usage_["zero_rows_fraction"],
-                net.memory.shrink_threshold,
+                100 * usage["zero_rows_fraction"],
+                self.model_.memory.shrink_threshold,
             )
-        self.decision_scores_ = scores
-        self.threshold_ = quantile_threshold(
-            scores[val_idx.numpy()] if n_val else scores, self._quantile()
-        )
-        self.labels_ = (scores > self.threshold_).astype(int)
-        return self
 
     # ------------------------------------------------------------------ scoring
     def decision_function(self, X: Any) -> np.ndarray:
@@ -352,42 +359,7 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ internals
     def _check_params(self) -> None:
-        def need(ok: bool, what: str) -> None:
-            if not ok:
-                raise InputError(f"invalid parameter: {what}")
-
-        need(self.model in VARIANTS, f"model={self.model!r}; choose from {', '.join(VARIANTS)}")
-        need(
-            isinstance(self.epochs, Integral) and self.epochs >= 1, f"epochs={self.epochs!r} (>= 1)"
-        )
-        for name in ("batch_size", "inference_batch_size"):
-            value = getattr(self, name)
-            need(isinstance(value, Integral) and value >= 1, f"{name}={value!r} (>= 1)")
-        need(self.lr > 0, f"lr={self.lr!r} (> 0)")
-        need(
-            self.lr_schedule in ("constant", "cosine"),
-            f"lr_schedule={self.lr_schedule!r}; choose constant or cosine",
-        )
-        need(self.compile in (True, False), f"compile={self.compile!r} (True or False)")
-        need(
-            self.channels_last in (True, False),
-            f"channels_last={self.channels_last!r} (True or False)",
-        )
-        need(0 <= self.validation_fraction < 1, f"validation_fraction={self.validation_fraction!r}")
-        need(0 < self.contamination <= 0.5, f"contamination={self.contamination!r} (0, 0.5]")
-        need(
-            self.threshold_quantile is None or 0 < self.threshold_quantile < 1,
-            f"threshold_quantile={self.threshold_quantile!r} (0, 1)",
-        )
-        need(self.scaling in MODES, f"scaling={self.scaling!r}; choose from {', '.join(MODES)}")
-        need(
-            isinstance(self.error_sigma, Real) and 0 <= self.error_sigma <= 32,
-            f"error_sigma={self.error_sigma!r} (pixels, 0 to 32)",
-        )
-        need(
-            isinstance(self.error_top, Real) and 0 < self.error_top <= 1,
-            f"error_top={self.error_top!r} (a fraction, (0, 1])",
-        )
+        check_params(self.get_params(deep=False))
         try:
             resolve_device(self.device)
         except ValueError as exc:

@@ -18,25 +18,26 @@ except ImportError as exc:  # pragma: no cover - exercised only without PyOD
     raise ImportError("memae.pyod needs PyOD: pip install 'memae[pyod]'") from exc
 
 from .detector import MemAEDetector
+from .params import DEFAULTS
 
 
 class MemAE(BaseDetector):
     """PyOD detector around ``MemAEDetector``; the threshold is PyOD's: the (1 - contamination)
-    percentile of the training scores. Extra keyword arguments of ``MemAEDetector`` are given
-    as ``detector_options``."""
+    percentile of the training scores. Its defaults are ``MemAEDetector``'s (``memae.params``);
+    the detector's other parameters are given as ``detector_options``."""
 
     def __init__(
         self,
-        contamination: float = 0.1,
-        model: str = "memae",
-        epochs: int = 50,
-        batch_size: int = 64,
-        lr: float = 1e-3,
-        mem_slots: int | None = None,
-        shrink_threshold: float | None = None,
-        similarity: str | None = None,
-        device: str = "auto",
-        random_state: int | None = None,
+        contamination: float = DEFAULTS["contamination"],
+        model: str = DEFAULTS["model"],
+        epochs: int | str = DEFAULTS["epochs"],
+        batch_size: int | str = DEFAULTS["batch_size"],
+        lr: float | str = DEFAULTS["lr"],
+        mem_slots: int | None = DEFAULTS["mem_slots"],
+        shrink_threshold: float | None = DEFAULTS["shrink_threshold"],
+        similarity: str | None = DEFAULTS["similarity"],
+        device: str = DEFAULTS["device"],
+        random_state: int | None = DEFAULTS["random_state"],
         detector_options: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(contamination=contamination)

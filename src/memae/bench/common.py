@@ -16,6 +16,7 @@ import torch
 from ..detector import MemAEDetector
 from ..errors import InputError
 from ..models import VARIANTS
+from ..params import BY_NAME
 from .baselines import BASELINES, PYOD_REFERENCES, PyODReference
 
 
@@ -58,7 +59,7 @@ def make_detector(spec: str, seed: int, training: dict[str, Any], device: str) -
     if name in PYOD_REFERENCES:
         return PyODReference(name, random_state=seed, **options)
     params = {**training, **options}
-    top = {k: v for k, v in params.items() if k in MemAEDetector._get_param_names()}
+    top = {k: v for k, v in params.items() if k in BY_NAME}
     extra = {k: v for k, v in params.items() if k not in top}
     model_options = {**(top.pop("model_options", None) or {}), **extra}
     return MemAEDetector(
@@ -97,7 +98,11 @@ def fit_and_score(
     scores = np.asarray(det.decision_function(test), dtype=float)
     info: dict[str, Any] = {"fit_s": fit_s, "score_s": time.perf_counter() - start - fit_s}
     if isinstance(det, MemAEDetector):
-        info |= {"epochs": det.epochs, "lr": det.lr, "best_epoch": det.history_.best_epoch + 1}
+        info |= {
+            "epochs": det.schedule_.epochs,
+            "lr": det.schedule_.lr,
+            "best_epoch": det.history_.best_epoch + 1,
+        }
         if det.memory_usage_:
             info |= {
                 "slots_addressed": det.memory_usage_["slots_addressed"],

@@ -2,7 +2,14 @@
 
 from . import conv2d, conv3d, mlp, unet  # noqa: F401  (registers the families)
 from .base import Autoencoder, ModelOutput
-from .registry import VARIANTS, create_model, family_for, list_families, list_models
+from .registry import (
+    VARIANTS,
+    create_model,
+    family_for,
+    list_families,
+    list_models,
+    resolve_family,
+)
 
 __all__ = [
     "VARIANTS",
@@ -12,4 +19,5 @@ __all__ = [
     "family_for",
     "list_families",
     "list_models",
+    "resolve_family",
 ]

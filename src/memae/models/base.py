@@ -136,11 +136,15 @@ class Autoencoder(nn.Module):
         z_hat, weights, aux = self.bottleneck(z)
         return ModelOutput(self.decode(z_hat, skips), weights, aux)
 
-    def training_pair(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """(input, target): x itself, or each sample under one eraser drawn at random."""
+    def training_pair(
+        self, x: Tensor, generator: torch.Generator | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """(input, target): x itself, or each sample under one eraser drawn at random (from
+        ``generator``, a CPU generator, when given)."""
         if not self.erasers:
             return x, x
-        pick = torch.randint(len(self.erasers), (x.shape[0],), device=x.device)
+        pick = torch.randint(len(self.erasers), (x.shape[0],), generator=generator)
+        pick = pick.to(x.device)
         erased = x.clone()
         for i, erase in enumerate(self.erasers):
             rows = pick == i

@@ -105,15 +105,21 @@ def family_options(family: str) -> list[str]:
     return [p for p in params if p != "input_shape"]
 
 
+def resolve_family(name: str, input_shape: tuple[int, ...], family: str | None = None) -> str:
+    """The family variant ``name`` is built on: ``family``, the variant's own, or the first
+    registered for the sample rank."""
+    if name not in VARIANTS:
+        raise ValueError(f"unknown model {name!r}; choose from {', '.join(VARIANTS)}")
+    return family or VARIANTS[name].family or family_for(tuple(input_shape))
+
+
 def create_model(
     name: str, input_shape: tuple[int, ...], family: str | None = None, **kwargs: Any
 ) -> Autoencoder:
     """Build variant ``name`` for samples of ``input_shape``; kwargs are bottleneck settings
     (see ``BOTTLENECK_DEFAULTS``) or options of the family's builder."""
-    if name not in VARIANTS:
-        raise ValueError(f"unknown model {name!r}; choose from {', '.join(VARIANTS)}")
     input_shape = tuple(int(s) for s in input_shape)
-    family = family or VARIANTS[name].family or family_for(input_shape)
+    family = resolve_family(name, input_shape, family)
     if family not in _FAMILIES:
         raise ValueError(f"unknown family {family!r}; choose from {', '.join(_FAMILIES)}")
     fam = _FAMILIES[family]
