@@ -186,7 +186,10 @@ def test_demo_smoke(tmp_path, capsys):
     for name in ("roc.png", "reconstructions.png", "memory_slots.png", "scores_memae.png"):
         assert (tmp_path / "demo" / name).stat().st_size > 5000
     results = json.loads((tmp_path / "demo" / "results.json").read_text())
-    assert 0 <= results["memae"]["auc"] <= 1
+    for line, name in zip(lines[:2], ("ae", "memae"), strict=True):
+        assert line.split()[-1] == f"{results[name]['auc']:.4f}"  # printed = recorded
+    config = results["config"]
+    assert config["train"] > 0 and 0 < config["test_anomalies"] < config["test"]
 
 
 def test_one_hot_tables_keep_their_encoding_for_scoring(tmp_path, capsys):

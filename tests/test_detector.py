@@ -275,7 +275,9 @@ def test_faster_training_matches_the_default_and_saves_a_plain_module(
         opts["model_options"] = {"channels": [4, 8]}
     default = MemAEDetector(model, **opts).fit(X)
     fast = MemAEDetector(model, **{option: True}, **opts).fit(X)
-    assert type(fast.model_) is type(default.model_)
+    assert str(fast.model_) == str(default.model_)  # the same architecture, layer for layer
+    shapes = {k: v.shape for k, v in default.model_.state_dict().items()}
+    assert {k: v.shape for k, v in fast.model_.state_dict().items()} == shapes
     assert all(p.is_contiguous() for p in fast.model_.parameters())
     np.testing.assert_allclose(
         fast.decision_function(X), default.decision_function(X), rtol=1e-3, atol=1e-6

@@ -117,26 +117,58 @@ def test_model_specs():
         parse_model("memae:cosine")
 
 
-def test_compile_flag_reaches_the_detectors(tmp_path):
+def test_compile_flag_reaches_the_detectors():
     from memae.bench.common import make_detector
-    from memae.cli import build_parser
+    from memae.cli import bench_from_args, build_parser
 
-    args = build_parser().parse_args(
-        ["bench", "image", "--dataset", "mnist", "--data-dir", "d", "--compile", "--out", "o"]
-    )
-    bench = ImageBench("mnist", tmp_path, tmp_path, compile=args.compile)
-    assert make_detector("arnet", 0, bench.training(), "cpu").compile is True
-    plain = ImageBench("mnist", tmp_path, tmp_path).training()
-    assert make_detector("arnet", 0, plain, "cpu").compile is False
+    def bench(*flags):
+        argv = ["bench", "image", "--dataset", "mnist", "--data-dir", "d", "--out", "o", *flags]
+        args = build_parser().parse_args(argv)
+        args.argv = argv
+        return bench_from_args(args)[1]
+
+    assert make_detector("arnet", 0, bench("--compile").training(), "cpu").compile is True
+    assert make_detector("arnet", 0, bench().training(), "cpu").compile is False
+
+
+def test_every_bench_flag_is_a_field_of_its_bench():
+    import dataclasses
+
+    from memae.cli import GLOBAL_DESTS, build_parser
+
+    kinds = build_parser()._subparsers._group_actions[0].choices["bench"]
+    for kind, parser in kinds._subparsers._group_actions[0].choices.items():
+        module = __import__(f"memae.bench.{kind}", fromlist=["Bench"])
+        fields = {f.name for f in dataclasses.fields(module.Bench)}
+        dests = {a.dest for a in parser._actions if a.dest != "help"} - GLOBAL_DESTS
+        assert dests <= fields, (kind, dests - fields)
+
+
+def test_bench_image_from_the_command_line(tmp_path, capsys):
+    from memae.cli import main
+
+    folder_images(tmp_path / "data")
+    argv = ["bench", "image", "--dataset", "folder", "--data-dir", str(tmp_path / "data")]
+    argv += ["--models", "ae,memae:mem_slots=7", "--classes", "0", "--epochs", "1"]
+    code = main([*argv, "--no-figures", "--out", str(tmp_path / "out")])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    rows = (tmp_path / "out" / "results.csv").read_text().splitlines()
+    assert len(rows) == 3 and "memae bench image" in out and "--no-figures" in out
+    assert not (tmp_path / "out" / "figures").exists()
+
+
+def folder_images(root):
+    rng = np.random.default_rng(0)
+    for cls, value in (("a", 40), ("b", 200), ("c", 120)):
+        (root / cls).mkdir(parents=True)
+        for i in range(15):
+            img = np.clip(rng.normal(value, 20, (8, 8)), 0, 255).astype(np.uint8)
+            Image.fromarray(img).save(root / cls / f"{i}.png")
 
 
 def test_bench_end_to_end_on_a_folder_and_resumes(tmp_path):
-    rng = np.random.default_rng(0)
-    for cls, value in (("a", 40), ("b", 200), ("c", 120)):
-        (tmp_path / "data" / cls).mkdir(parents=True)
-        for i in range(15):
-            img = np.clip(rng.normal(value, 20, (8, 8)), 0, 255).astype(np.uint8)
-            Image.fromarray(img).save(tmp_path / "data" / cls / f"{i}.png")
+    folder_images(tmp_path / "data")
     bench = ImageBench(
         "folder",
         tmp_path / "data",

@@ -4,6 +4,7 @@ import h5py
 import numpy as np
 import pytest
 import scipy.io
+import torch
 
 from memae import InputError, MemAEDetector
 from memae.bench.baselines import pyod_available
@@ -87,10 +88,15 @@ def test_inlier_split():
 
 
 def test_scaling_is_fitted_on_training_rows_only():
-    train = np.array([[0.0, 10.0], [1.0, 20.0], [0.5, 15.0]])
-    det = MemAEDetector("ae", epochs=1, validation_fraction=0, random_state=0).fit(train)
-    np.testing.assert_allclose(det.scaler_.offset.numpy(), [0, 10])
-    np.testing.assert_allclose(det.scaler_.scale.numpy(), [1, 0.1], rtol=1e-6)
+    from memae.fitting import split_indices
+
+    X = np.arange(40, dtype=float).reshape(20, 2) * [1, 10]
+    det = MemAEDetector("ae", epochs=1, validation_fraction=0.5, random_state=0).fit(X)
+    held_out, train = split_indices(20, 0.5, torch.Generator().manual_seed(0))
+    assert X[held_out.numpy()].min(0).tolist() != X[train.numpy()].min(0).tolist()
+    lo, hi = X[train.numpy()].min(0), X[train.numpy()].max(0)
+    np.testing.assert_allclose(det.scaler_.offset.numpy(), lo)
+    np.testing.assert_allclose(det.scaler_.scale.numpy(), 1 / (hi - lo), rtol=1e-6)
 
 
 def write_odds(folder):

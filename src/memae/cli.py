@@ -377,28 +377,38 @@ def _str_list(text: str) -> list[str]:
     return [v.strip() for v in items if v.strip()]
 
 
-def cmd_bench(args: argparse.Namespace) -> None:
-    """Build the bench of ``args.kind`` (memae.bench.<kind>) from the matching arguments."""
+GLOBAL_DESTS = {"command", "kind", "func", "verbose", "debug", "argv", "no_figures"}
+
+
+def bench_from_args(args: argparse.Namespace):
+    """-> (module memae.bench.<kind>, its Bench built from the parsed flags). Every flag must
+    name a field of the Bench, so renaming a field breaks loudly instead of losing its flag."""
     import dataclasses
     import importlib
 
     module = importlib.import_module(f"memae.bench.{args.kind}")
-    bench_cls = module.Bench
+    fields = {f.name for f in dataclasses.fields(module.Bench)}
+    flags = {k: v for k, v in vars(args).items() if k not in GLOBAL_DESTS}
+    stray = sorted(set(flags) - fields)
+    if stray:
+        raise RuntimeError(f"bench {args.kind}: flags {stray} name no field of {module.Bench}")
     values = {
-        f.name: getattr(args, f.name)
-        for f in dataclasses.fields(bench_cls)
-        if hasattr(args, f.name)
-    }
-    values |= {
+        **flags,
         "data_dir": Path(args.data_dir),
         "out": Path(args.out),
         "command": "memae " + " ".join(args.argv),
     }
-    if hasattr(args, "no_figures"):
+    if "figures" in fields:
         values["figures"] = not args.no_figures
     if values.get("models") == ["all"] and hasattr(module, "ALL_MODELS"):
         values["models"] = list(module.ALL_MODELS)
-    module.run(bench_cls(**values))
+    return module, module.Bench(**values)
+
+
+def cmd_bench(args: argparse.Namespace) -> None:
+    """Build the bench of ``args.kind`` (memae.bench.<kind>) from its flags and run it."""
+    module, bench = bench_from_args(args)
+    module.run(bench)
     print((Path(args.out) / "results.md").read_text(encoding="utf-8"))
 
 
@@ -607,8 +617,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--config",
         default="cpu",
         choices=["paper", "cpu", "cpu-small"],
-        help="paper: 256x256, channels 96-128-256-256, N = 2000; cpu: 64x64, "
-        "16-32-64-64, N = 500 (see memae.bench.video.CONFIGS)",
+        help="paper: 256x256, channels 96-128-256-256, N = 2000; cpu: 128x128, "
+        "16-32-64-64, N = 500; cpu-small: 64x64 (see memae.bench.video.CONFIGS)",
     )
     p.add_argument(
         "--models",
