@@ -95,7 +95,7 @@ def parallel_throughput(name: str, jobs: int, steps: int) -> float:
     return jobs * steps * 64 / wall
 
 
-def main() -> None:
+def _parse() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--rounds", type=int, default=5)
@@ -107,20 +107,27 @@ def main() -> None:
     )
     ap.add_argument("--jobs", type=int, default=1, help="also time this many parallel jobs")
     ap.add_argument("--out", help="write the figures as JSON here")
-    args = ap.parse_args()
-    torch.manual_seed(0)
-    x = _sample(args.device)
+    return ap.parse_args()
+
+
+def _models(args: argparse.Namespace, x: torch.Tensor) -> tuple[dict, dict]:
+    """-> (name -> module, name -> its input): AE and MemAE, and their compiled or
+    channels-last twins (with an ARNet) where asked."""
     models = {n: create_model(n, (1, 28, 28)).to(args.device) for n in ("ae", "memae")}
     if args.compile or args.channels_last:
         models["arnet"] = create_model("arnet", (1, 28, 28), channels=(16, 32, 64)).to(args.device)
     inputs = dict.fromkeys(models, x)
-    variants = {"compiled": args.compile, "channels-last": args.channels_last}
     for n, m in list(models.items()):
         if args.compile:
             models[f"{n} compiled"], inputs[f"{n} compiled"] = torch.compile(m), x
         if args.channels_last:
             models[f"{n} channels-last"] = copy.deepcopy(m).to(memory_format=torch.channels_last)
             inputs[f"{n} channels-last"] = x.contiguous(memory_format=torch.channels_last)
+    return models, inputs
+
+
+def _measure(args: argparse.Namespace, models: dict, inputs: dict) -> tuple[dict, dict]:
+    """-> (median samples/s per model for train and infer, parallel-jobs runs per model)."""
     for name, m in models.items():  # warm-up
         throughput(m, inputs[name], 64, True, 5)
         throughput(m, inputs[name], 256, False, 3)
@@ -133,6 +140,46 @@ def main() -> None:
         for name, runs in parallel.items():
             runs.append(parallel_throughput(name, args.jobs, args.train_steps))
     med = {n: {k: statistics.median(v) for k, v in r.items()} for n, r in rates.items()}
+    return med, parallel
+
+
+def _variant_speedups(args: argparse.Namespace, med: dict, result: dict) -> None:
+    variants = {"compiled": args.compile, "channels-last": args.channels_last}
+    for variant, on in variants.items():
+        if not on:
+            continue
+        speedup = {
+            n: {k: med[f"{n} {variant}"][k] / med[n][k] for k in ("train", "infer")}
+            for n in ("ae", "memae", "arnet")
+        }
+        key = "speedup_compiled_over_eager" if variant == "compiled" else f"speedup_{variant}"
+        result[key.replace("-", "_")] = speedup
+        for n, r in speedup.items():
+            print(f"{variant} speed-up, {n}: train {r['train']:.2f}x, infer {r['infer']:.2f}x")
+
+
+def _parallel_report(args: argparse.Namespace, med: dict, parallel: dict, result: dict) -> None:
+    if not parallel:
+        return
+    jobs_rate = {n: statistics.median(v) for n, v in parallel.items()}
+    result["parallel_jobs"] = {
+        "jobs": args.jobs,
+        "threads_per_job": job_threads(args.jobs),
+        "train_samples_per_s": jobs_rate,
+        "speedup_over_one_job": {n: jobs_rate[n] / med[n]["train"] for n in jobs_rate},
+    }
+    for n, rate in jobs_rate.items():
+        print(
+            f"{args.jobs} jobs at once, {n}: {rate:.0f} training samples/s in all, "
+            f"{rate / med[n]['train']:.2f}x one job"
+        )
+
+
+def main() -> None:
+    args = _parse()
+    torch.manual_seed(0)
+    models, inputs = _models(args, _sample(args.device))
+    med, parallel = _measure(args, models, inputs)
     result = {
         "date": date.today().isoformat(),
         "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
@@ -151,30 +198,8 @@ def main() -> None:
         print(f"{n:<21} {r['train']:>16.0f} {r['infer']:>16.0f}")
     ratio = result["time_ratio_memae_over_ae"]
     print(f"time ratio MemAE/AE: train {ratio['train']:.3f}, inference {ratio['infer']:.3f}")
-    for variant, on in variants.items():
-        if not on:
-            continue
-        speedup = {
-            n: {k: med[f"{n} {variant}"][k] / med[n][k] for k in ("train", "infer")}
-            for n in ("ae", "memae", "arnet")
-        }
-        key = "speedup_compiled_over_eager" if variant == "compiled" else f"speedup_{variant}"
-        result[key.replace("-", "_")] = speedup
-        for n, r in speedup.items():
-            print(f"{variant} speed-up, {n}: train {r['train']:.2f}x, infer {r['infer']:.2f}x")
-    if parallel:
-        jobs_rate = {n: statistics.median(v) for n, v in parallel.items()}
-        result["parallel_jobs"] = {
-            "jobs": args.jobs,
-            "threads_per_job": job_threads(args.jobs),
-            "train_samples_per_s": jobs_rate,
-            "speedup_over_one_job": {n: jobs_rate[n] / med[n]["train"] for n in jobs_rate},
-        }
-        for n, rate in jobs_rate.items():
-            print(
-                f"{args.jobs} jobs at once, {n}: {rate:.0f} training samples/s in all, "
-                f"{rate / med[n]['train']:.2f}x one job"
-            )
+    _variant_speedups(args, med, result)
+    _parallel_report(args, med, parallel, result)
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(result, indent=2) + "\n")

@@ -343,3 +343,18 @@ def test_video_scores_are_decision_function(sigma, top, tmp_path, capsys):
     np.testing.assert_allclose(cli, expected, rtol=1e-5)
     bench, _ = score_videos(det, [Video("01", frames)], clip_len=8, stride=1)
     np.testing.assert_allclose(bench[0], expected, rtol=1e-6)
+
+
+def test_bench_video_from_the_command_line(tmp_path, monkeypatch, capsys):
+    from memae.cli import main
+
+    tiny = {**CONFIGS["cpu"], "size": (32, 32), "clip_len": 8, "channels": [4, 8, 8, 8]}
+    monkeypatch.setitem(CONFIGS, "cpu", {**tiny, "mem_slots": 10, "epochs": 1, "batch_size": 8})
+    root = frames_layout(tmp_path / "ped")
+    argv = ["bench", "video", "--data-dir", str(root), "--models", "memae", "--no-figures"]
+    code = main([*argv, "--out", str(tmp_path / "out")])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "memae bench video: ped2" in out and "| memae |" in out
+    assert len((tmp_path / "out" / "results.csv").read_text().splitlines()) == 2
+    assert not (tmp_path / "out" / "figures").exists()

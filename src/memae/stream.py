@@ -34,6 +34,65 @@ class StreamScores:
         return normality(self.scores)
 
 
+class _Stream:
+    """The state of one streamed video: the clip window, the batch of clips waiting for the
+    model, the frames waiting for their score, the clip scores and the worst frames."""
+
+    def __init__(self, det: MemAEDetector, top_k: int, sink: FrameSink | None, batch_size: int):
+        self.det, self.top_k, self.sink, self.batch_size = det, top_k, sink, batch_size
+        self.clip_len = det.input_shape_[1]
+        self.half = self.clip_len // 2
+        self.window: deque[np.ndarray] = deque(maxlen=self.clip_len)
+        self.pending: deque[np.ndarray] = deque()  # frames not yet given to the sink
+        self.batch: list[np.ndarray] = []
+        self.batch_starts: list[int] = []
+        self.clip_scores: list[float] = []
+        self.worst: list[tuple[float, int, np.ndarray, np.ndarray]] = []  # min-heap, top_k
+        self.n = 0
+
+    def push(self, frame: np.ndarray) -> None:
+        self.window.append(frame)
+        if self.sink is not None:
+            self.pending.append(frame)
+        self.n += 1
+        if len(self.window) == self.clip_len:
+            self.batch.append(np.stack(self.window))
+            self.batch_starts.append(self.n - self.clip_len)
+            if len(self.batch) == self.batch_size:
+                self.flush()
+
+    def flush(self) -> None:
+        if not self.batch:
+            return
+        clips = scale_frames(np.stack(self.batch))[:, None]  # (k, 1, T, H, W) in [-1, 1]
+        scores, maps = self.det.score_maps(clips)  # (k,), (k, T, H, W): the detector's rule
+        for start, score, m, clip in zip(
+            self.batch_starts, scores.tolist(), maps, self.batch, strict=True
+        ):
+            self.clip_scores.append(score)
+            self._keep_worst(
+                (score, start + self.half, clip[self.half].copy(), m[self.half].copy())
+            )
+        self.batch.clear()
+        self.batch_starts.clear()
+        self.emit(final=False)
+
+    def _keep_worst(self, item: tuple[float, int, np.ndarray, np.ndarray]) -> None:
+        if len(self.worst) < self.top_k:
+            heapq.heappush(self.worst, item)
+        elif self.top_k and item[0] > self.worst[0][0]:
+            heapq.heapreplace(self.worst, item)
+
+    def emit(self, final: bool) -> None:
+        """Give the sink every pending frame whose score is known (all of them when final)."""
+        done = self.n - len(self.pending)  # frames already given to the sink
+        scored = len(self.clip_scores)
+        while self.pending and (final or (scored and done - self.half < scored)):
+            idx = min(max(done - self.half, 0), scored - 1)
+            self.sink(self.pending.popleft(), self.clip_scores[idx])
+            done += 1
+
+
 def score_stream(
     det: MemAEDetector,
     frames: Iterable[np.ndarray],
@@ -43,65 +102,26 @@ def score_stream(
 ) -> StreamScores:
     """Score every frame of ``frames`` ((h, w) uint8 at the model's size) with stride-1 clips.
 
-    A clip's score goes to its centre frame; the first clip_len // 2 frames take the first
-    clip's score and the last ones the last clip's (as in ``memae.data.clips.frame_scores``).
-    ``sink`` receives each frame with its score, in order, as soon as the score is known.
+    A clip's score (``decision_function``'s, under the detector's scoring rule) goes to its
+    centre frame; the first clip_len // 2 frames take the first clip's score and the last ones
+    the last clip's (as in ``memae.data.clips.frame_scores``). ``sink`` receives each frame with
+    its score, in order, as soon as the score is known.
     """
     shape = det.input_shape_
     if len(shape) != 4:
         raise InputError(f"the model takes samples of shape {shape}, not video clips")
-    clip_len, half = shape[1], shape[1] // 2
-    window: deque[np.ndarray] = deque(maxlen=clip_len)
-    pending: deque[np.ndarray] = deque()  # frames not yet given to the sink
-    batch: list[np.ndarray] = []
-    batch_starts: list[int] = []
-    clip_scores: list[float] = []
-    worst: list[tuple[float, int, np.ndarray, np.ndarray]] = []  # min-heap of the top_k
-    n = 0
-
-    def flush() -> None:
-        if not batch:
-            return
-        clips = scale_frames(np.stack(batch))[:, None]  # (k, 1, T, H, W) in [-1, 1]
-        scores, maps = det.score_maps(clips)  # (k,), (k, T, H, W): the detector's own rule
-        for start, score, m, clip in zip(batch_starts, scores.tolist(), maps, batch, strict=True):
-            clip_scores.append(score)
-            item = (score, start + half, clip[half].copy(), m[half].copy())
-            if len(worst) < top_k:
-                heapq.heappush(worst, item)
-            elif top_k and score > worst[0][0]:
-                heapq.heapreplace(worst, item)
-        batch.clear()
-        batch_starts.clear()
-        emit(final=False)
-
-    def emit(final: bool) -> None:
-        if sink is None:
-            pending.clear()
-            return
-        done = n - len(pending)  # frames already given to the sink
-        while pending:
-            known = final or (clip_scores and (done < half or done - half < len(clip_scores)))
-            if not known:
-                break
-            idx = min(max(done - half, 0), len(clip_scores) - 1)
-            sink(pending.popleft(), clip_scores[idx])
-            done += 1
-
+    stream = _Stream(det, top_k, sink, batch_size)
     for frame in frames:
         if frame.shape != tuple(shape[2:]):
-            raise InputError(f"frame {n} has shape {frame.shape}, the model takes {shape[2:]}")
-        window.append(frame)
-        pending.append(frame)
-        n += 1
-        if len(window) == clip_len:
-            batch.append(np.stack(window))
-            batch_starts.append(n - clip_len)
-            if len(batch) == batch_size:
-                flush()
-    if n < clip_len:
-        raise InputError(f"the video has {n} frames, fewer than one clip ({clip_len})")
-    flush()
-    emit(final=True)
-    scores = frame_scores(np.asarray(clip_scores), list(range(len(clip_scores))), n, clip_len)
-    return StreamScores(scores, sorted(worst, key=lambda w: -w[0]))
+            raise InputError(
+                f"frame {stream.n} has shape {frame.shape}, the model takes {shape[2:]}"
+            )
+        stream.push(frame)
+    if stream.n < stream.clip_len:
+        raise InputError(f"the video has {stream.n} frames, fewer than one clip ({shape[1]})")
+    stream.flush()
+    stream.emit(final=True)
+    n, clip_len = stream.n, stream.clip_len
+    starts = list(range(len(stream.clip_scores)))
+    scores = frame_scores(np.asarray(stream.clip_scores), starts, n, clip_len)
+    return StreamScores(scores, sorted(stream.worst, key=lambda w: -w[0]))

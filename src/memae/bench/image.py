@@ -142,38 +142,15 @@ def run(bench: ImageBench) -> ResultsTable:
     seen: list[Task] = []
     fitted: dict[tuple[int, int], dict[str, Any]] = {}  # (class, seed) -> detectors for figures
 
-    def work() -> Iterator[tuple[tuple[Task, str], tuple[Any, ...]]]:
-        for task in tasks(bench):
-            seen.append(task)
-            labels = task.split.test_labels
-            np.save(bench.out / "scores" / f"labels__{task.cls}__{task.seed}.npy", labels)
-            data = (task.split.train, task.split.test)
-            for spec in bench.models:
-                if not table.done(model=spec, **_key(bench, task)):
-                    yield (task, spec), (spec, task.seed, training, bench.device, *data)
-
     todo = tqdm(desc=f"bench {bench.dataset}", unit="model", leave=True)
-    for (task, spec), (det, scores, info) in fit_many(work(), bench.jobs):
+    work = _work(bench, table, training, seen)
+    for (task, spec), (det, scores, info) in fit_many(work, bench.jobs):
         np.save(bench.out / "scores" / f"{slug(spec)}__{task.cls}__{task.seed}.npy", scores)
         key = _key(bench, task)
-        row = {
-            **key,
-            "model": spec,
-            "class_name": task.name,
-            "auc": roc_auc_score(task.split.test_labels, scores),
-            "ap": average_precision_score(task.split.test_labels, scores),
-            "n_train": len(task.split.train),
-            "n_test": len(task.split.test),
-            "n_anomalies": int(task.split.test_labels.sum()),
-            **info,
-        }
-        figures_of_task = bench.figures and task.seed == bench.seeds[0]
+        row = {**key, "model": spec, **_row(task, scores), **info}
         if isinstance(det, MemAEDetector):
-            if task.masks is not None:
-                maps = det.error_maps(task.split.test)
-                row["pixel_auc"] = roc_auc_score(task.masks.reshape(-1), maps.reshape(-1))
-                if figures_of_task:
-                    _heatmaps(task, maps, figures / f"heatmaps_{slug(spec)}.png")
+            figures_of_task = bench.figures and task.seed == bench.seeds[0]
+            row |= _pixel_auc(task, spec, det, figures if figures_of_task else None)
             if figures_of_task:
                 fitted.setdefault((task.cls, task.seed), {})[spec] = det
         table.add(row)
@@ -188,6 +165,43 @@ def run(bench: ImageBench) -> ResultsTable:
     if bench.figures:
         _score_figures(bench, seen, figures)
     return table
+
+
+def _work(
+    bench: ImageBench, table: ResultsTable, training: dict[str, Any], seen: list[Task]
+) -> Iterator[tuple[tuple[Task, str], tuple[Any, ...]]]:
+    """(task, spec) -> fit_and_score's arguments, for every row not yet in the table; each
+    task is appended to ``seen`` and its test labels saved as it is reached."""
+    for task in tasks(bench):
+        seen.append(task)
+        labels = task.split.test_labels
+        np.save(bench.out / "scores" / f"labels__{task.cls}__{task.seed}.npy", labels)
+        data = (task.split.train, task.split.test)
+        for spec in bench.models:
+            if not table.done(model=spec, **_key(bench, task)):
+                yield (task, spec), (spec, task.seed, training, bench.device, *data)
+
+
+def _row(task: Task, scores: np.ndarray) -> dict[str, Any]:
+    labels = task.split.test_labels
+    return {
+        "class_name": task.name,
+        "auc": roc_auc_score(labels, scores),
+        "ap": average_precision_score(labels, scores),
+        "n_train": len(task.split.train),
+        "n_test": len(task.split.test),
+        "n_anomalies": int(labels.sum()),
+    }
+
+
+def _pixel_auc(task: Task, spec: str, det: MemAEDetector, figures: Path | None) -> dict:
+    """MVTec: the pixel AUROC of the error maps against the masks (and their heat maps)."""
+    if task.masks is None:
+        return {}
+    maps = det.error_maps(task.split.test)
+    if figures is not None:
+        _heatmaps(task, maps, figures / f"heatmaps_{slug(spec)}.png")
+    return {"pixel_auc": roc_auc_score(task.masks.reshape(-1), maps.reshape(-1))}
 
 
 def _protocol(bench: ImageBench) -> str:

@@ -144,32 +144,8 @@ def create_model(
     flat = memory_on == "flat"
     channels, *spatial = backbone.latent_shape
     width = channels * (int(_prod(spatial)) if flat else 1)
-    bottleneck: Bottleneck
-    if variant.bottleneck == "memory":
-        slots = int(opts["mem_slots"] or backbone.memory_slots)
-        threshold = opts["shrink_threshold"]
-        memory = Memory(
-            slots,
-            width,
-            shrink_threshold=1.0 / slots if threshold is None else float(threshold),
-            similarity=opts["similarity"],
-            temperature=float(opts["temperature"]),
-        )
-        bottleneck = MemoryBottleneck(memory, float(opts["entropy_weight"]))
-    elif variant.bottleneck == "l1":
-        bottleneck = L1Bottleneck(float(opts["l1_weight"]))
-    elif variant.bottleneck == "gaussian":
-        bottleneck = GaussianBottleneck(width, float(opts["kl_weight"]), _prod(input_shape))
-    else:
-        bottleneck = Bottleneck()
-    erasers = opts["erasers"]
-    if erasers is None and variant.restore:
-        erasers = default_erasers(input_shape)
-    if erasers:
-        for eraser in erasers:
-            parse_eraser(eraser)  # raises ValueError naming an unknown transform
-        if len(input_shape) != 3:
-            raise ValueError("attribute erasure works on images (c, h, w)")
+    bottleneck = BOTTLENECKS[variant.bottleneck](opts, width, backbone, input_shape)
+    erasers = _erasers(opts["erasers"], variant, input_shape)
     return Autoencoder(
         backbone,
         bottleneck,
@@ -177,6 +153,42 @@ def create_model(
         erasers=erasers,
         normalize_views=bool(opts["normalize_views"]),
     )
+
+
+def _memory(opts: dict[str, Any], width: int, backbone: Backbone, shape: tuple) -> Bottleneck:
+    slots = int(opts["mem_slots"] or backbone.memory_slots)
+    threshold = opts["shrink_threshold"]
+    memory = Memory(
+        slots,
+        width,
+        shrink_threshold=1.0 / slots if threshold is None else float(threshold),
+        similarity=opts["similarity"],
+        temperature=float(opts["temperature"]),
+    )
+    return MemoryBottleneck(memory, float(opts["entropy_weight"]))
+
+
+# bottleneck name -> builder(options, code width, backbone, input shape)
+BOTTLENECKS: dict[str, Callable[[dict[str, Any], int, Backbone, tuple], Bottleneck]] = {
+    "none": lambda opts, width, backbone, shape: Bottleneck(),
+    "l1": lambda opts, width, backbone, shape: L1Bottleneck(float(opts["l1_weight"])),
+    "memory": _memory,
+    "gaussian": lambda opts, width, backbone, shape: GaussianBottleneck(
+        width, float(opts["kl_weight"]), _prod(shape)
+    ),
+}
+
+
+def _erasers(names: list[str] | None, variant: Variant, shape: tuple) -> list[str] | None:
+    """ARNet's erasers: the given names, or the default set for restoring variants."""
+    if names is None and variant.restore:
+        names = default_erasers(shape)
+    if names:
+        for eraser in names:
+            parse_eraser(eraser)  # raises ValueError naming an unknown transform
+        if len(shape) != 3:
+            raise ValueError("attribute erasure works on images (c, h, w)")
+    return names
 
 
 def _prod(values: Any) -> int:
