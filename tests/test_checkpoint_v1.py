@@ -31,3 +31,18 @@ def test_v1_folder_loads_and_scores_the_same(name):
             det.error_maps(X), np.load(folder / "error_maps.npy"), rtol=1e-5, atol=1e-7
         )
     assert det.predict(X).shape == (len(X),)
+
+
+def test_only_restoring_models_carry_view_weights(tmp_path):
+    from safetensors.torch import load_file
+
+    v1 = load_file(FIXTURES / "mlp_memae" / "model" / "model.safetensors")
+    assert "model.view_weights" in v1  # written by format v1 before the split; still loads
+    det = MemAEDetector.load(FIXTURES / "mlp_memae" / "model")
+    det.save(tmp_path / "m")
+    assert "model.view_weights" not in load_file(tmp_path / "m" / "model.safetensors")
+    X = np.load(FIXTURES / "mlp_memae" / "inputs.npy")
+    again = MemAEDetector.load(tmp_path / "m")
+    np.testing.assert_array_equal(again.decision_function(X), det.decision_function(X))
+    arnet = MemAEDetector.load(FIXTURES / "unet_arnet" / "model")
+    assert arnet.model_.view_weights.shape == (4,)

@@ -7,7 +7,6 @@ Three clean levels: ``decision_function`` gives raw scores (higher = more anomal
 from __future__ import annotations
 
 import logging
-import math
 import os
 from collections.abc import Iterator
 from numbers import Integral
@@ -19,8 +18,8 @@ from sklearn.base import BaseEstimator, OutlierMixin
 from sklearn.utils import check_random_state
 from torch import Tensor
 
-from . import __version__
-from .errors import CheckpointError, InputError, NotFittedError
+from . import checkpoint
+from .errors import InputError, NotFittedError
 from .fitting import (
     FitConfig,
     Schedule,
@@ -30,19 +29,14 @@ from .fitting import (
     seed_everything,
     split_indices,
 )
-from .io import load_checkpoint, save_checkpoint
 from .memory import UsageMeter
 from .models import Autoencoder, create_model, resolve_family
 from .params import MODEL_KEYS, check_params
-from .preprocessing import Scaler
 from .samples import Samples
 from .scoring import ScoreOutput, Scorer, quantile_threshold
 from .validation import check_shape
 
 log = logging.getLogger(__name__)
-
-FORMAT = "memae.detector"
-FORMAT_VERSION = 1
 
 
 class MemAEDetector(OutlierMixin, BaseEstimator):
@@ -289,73 +283,15 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ save / load
     def save(self, path: str | os.PathLike) -> None:
-        """Write ``path/config.json`` and ``path/model.safetensors`` (atomically)."""
-        net = self._fitted("model_")
-        tensors = {f"model.{k}": v for k, v in net.state_dict().items()}
-        tensors |= {f"scaler.{k}": v for k, v in self.scaler_.state_dict().items()}
-        tensors["decision_scores"] = torch.from_numpy(self.decision_scores_.astype(np.float32))
-        params = self.get_params(deep=False)
-        if not isinstance(params["random_state"], Integral | type(None)):
-            params["random_state"] = None
-        config = {
-            "format": FORMAT,
-            "format_version": FORMAT_VERSION,
-            "memae_version": __version__,
-            "params": _jsonable(params),
-            "input_shape": list(self.input_shape_),
-            "scaling": self.scaler_.mode,
-            "threshold": self.threshold_,
-            "seed": self.seed_,
-            "best_epoch": self.history_.best_epoch,
-            "memory_usage": self.memory_usage_,
-            "tensors": {k: list(v.shape) for k, v in tensors.items()},
-        }
-        save_checkpoint(path, config, tensors)
+        """Write ``path/config.json`` and ``path/model.safetensors`` (atomically); the format
+        is ``memae.checkpoint``'s."""
+        self._fitted("model_")
+        checkpoint.save(self, path)
 
     @classmethod
     def load(cls, path: str | os.PathLike, device: str | None = None) -> MemAEDetector:
         """Rebuild a saved detector; refuses foreign, corrupt or inconsistent folders."""
-        config, tensors = load_checkpoint(path)
-        if config.get("format") != FORMAT:
-            raise CheckpointError(
-                f"{path} is not a memae detector (config format is "
-                f"{config.get('format')!r}, expected {FORMAT!r})"
-            )
-        if (
-            not isinstance(config.get("format_version"), int)
-            or config["format_version"] > FORMAT_VERSION
-        ):
-            raise CheckpointError(
-                f"{path} was written by a newer memae "
-                f"({config.get('memae_version')}); upgrade to load it"
-            )
-        try:
-            det = cls(**config["params"])
-            if device is not None:
-                det.device = device
-            det._check_params()
-            shape = tuple(int(s) for s in config["input_shape"])
-            net = create_model(det.model, shape, family=det.family, **det._model_kwargs())
-            threshold = float(config["threshold"])
-            mode = str(config["scaling"])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise CheckpointError(f"{path}/config.json is inconsistent: {exc}") from None
-        scaler_shape = shape if mode in ("minmax", "standard") else (1,) * len(shape)
-        expected = {f"model.{k}": tuple(v.shape) for k, v in net.state_dict().items()}
-        expected |= {"scaler.offset": scaler_shape, "scaler.scale": scaler_shape}
-        _check_tensors(path, expected, tensors)
-        if "decision_scores" not in tensors or tensors["decision_scores"].dim() != 1:
-            raise CheckpointError(f"{path}/model.safetensors lacks the training scores")
-        net.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
-        det.model_ = net.to(resolve_device(det.device)).eval()
-        det.scaler_ = Scaler(mode, tensors["scaler.offset"], tensors["scaler.scale"])
-        det.input_shape_ = shape
-        det.threshold_ = threshold
-        det.seed_ = config.get("seed")
-        det.memory_usage_ = config.get("memory_usage")
-        det.decision_scores_ = tensors["decision_scores"].double().numpy()
-        det.labels_ = (det.decision_scores_ > threshold).astype(int)
-        return det
+        return checkpoint.load(cls, path, device)
 
     # ------------------------------------------------------------------ internals
     def _check_params(self) -> None:
@@ -438,39 +374,3 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
         if not np.isfinite(all_scores).all():
             raise InputError("scores are not finite: the data is far outside the training range")
         return all_scores, (np.concatenate(error_maps) if maps else None)
-
-
-def _check_tensors(path: Any, expected: dict[str, tuple], tensors: dict[str, Tensor]) -> None:
-    missing = sorted(set(expected) - set(tensors))
-    extra = sorted(set(tensors) - set(expected) - {"decision_scores"})
-    wrong = sorted(
-        k for k in set(expected) & set(tensors) if tuple(tensors[k].shape) != expected[k]
-    )
-    problems = []
-    if missing:
-        problems.append(f"missing {_few(missing)}")
-    if extra:
-        problems.append(f"unexpected {_few(extra)}")
-    if wrong:
-        problems.append(
-            ", ".join(f"{k} is {tuple(tensors[k].shape)} not {expected[k]}" for k in wrong[:3])
-        )
-    if problems:
-        raise CheckpointError(f"{path}: weights do not match the config: {'; '.join(problems)}")
-    bad = [k for k, v in tensors.items() if v.is_floating_point() and not torch.isfinite(v).all()]
-    if bad:
-        raise CheckpointError(f"{path}: weights contain NaN or infinite values ({_few(bad)})")
-
-
-def _few(names: list[str]) -> str:
-    return ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    return value

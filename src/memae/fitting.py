@@ -42,7 +42,10 @@ class TrainHistory:
 
     @property
     def best_val_loss(self) -> float:
-        return self.val_loss[self.best_epoch] if self.best_epoch >= 0 else float("nan")
+        """nan before training, and for a loaded model (its losses are not saved)."""
+        if 0 <= self.best_epoch < len(self.val_loss):
+            return self.val_loss[self.best_epoch]
+        return float("nan")
 
 
 def reconstruction_loss(

@@ -58,8 +58,11 @@ class Scorer(nn.Module):
 
     def forward(self, x: Tensor) -> ScoreOutput:
         errs, out = self.view_errors(x)  # (V, B, *shape)
-        w = self.net.view_weights.reshape(-1, *([1] * x.dim()))
-        err = (errs * w).mean(0)  # (B, *shape)
+        if self.net.restoration is None:  # one view: the input itself
+            err = errs[0]  # (B, *shape)
+        else:
+            w = self.net.view_weights.reshape(-1, *([1] * x.dim()))
+            err = (errs * w).mean(0)  # (B, *shape)
         return ScoreOutput(sample_scores(err, self.top), err, out)
 
 

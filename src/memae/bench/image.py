@@ -310,7 +310,7 @@ def _model_figures(task: Task, fitted: dict[str, Any], folder: Path) -> None:
             title=f"class {task.name}: 6 normal then 6 anomalous test images",
         )
     for spec, det in fitted.items():
-        if det.model_.erasers:  # ARNet: each erased view next to its restoration
+        if det.model_.restoration:  # ARNet: each erased view next to its restoration
             names, erased, restored = det.restorations(shown)
             views = {"original": list(shown)}
             for name, e, r in zip(names, erased, restored, strict=True):

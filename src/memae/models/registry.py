@@ -12,16 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..erasure import default_erasers, parse_eraser
-from ..memory import Memory
-from .base import (
-    Autoencoder,
-    Backbone,
-    Bottleneck,
-    GaussianBottleneck,
-    L1Bottleneck,
-    MemoryBottleneck,
-)
+from .base import Autoencoder, Backbone
+from .bottlenecks import BOTTLENECKS, build_bottleneck
+from .restore import RESTORE_DEFAULTS, eraser_names
 
 
 @dataclass(frozen=True)
@@ -60,18 +53,15 @@ VARIANTS: dict[str, Variant] = {
     ),
 }
 
-# Bottleneck settings and their defaults (None: taken from the family / memory size).
+# Every setting create_model takes besides the family's own options, with its default: each
+# bottleneck's (models/bottlenecks.py), ARNet's (models/restore.py) and where the memory sits.
+# Any variant accepts all of them, so that one spec can serve a table of variants; each is used
+# only by what declares it.
+LAYOUT_DEFAULTS: dict[str, Any] = {"memory_on": None}  # "flat" | "location"; None: the family's
 BOTTLENECK_DEFAULTS: dict[str, Any] = {
-    "mem_slots": None,  # N; None -> the paper's value for the family
-    "shrink_threshold": None,  # lam; None -> 1 / N, the low end of the paper's [1/N, 3/N]
-    "similarity": "dot",
-    "temperature": 0.1,
-    "memory_on": None,  # "flat" | "location"; None -> the family's choice
-    "entropy_weight": 2e-4,  # alpha of Eq. 10
-    "l1_weight": 1e-3,
-    "kl_weight": 1.0,
-    "erasers": None,  # names from memae.erasure; None -> ARNet's set for restoring variants
-    "normalize_views": False,  # divide each view's error by its mean on the training data
+    **{k: v for entry in BOTTLENECKS.values() for k, v in entry.defaults.items()},
+    **LAYOUT_DEFAULTS,
+    **RESTORE_DEFAULTS,
 }
 
 
@@ -144,8 +134,10 @@ def create_model(
     flat = memory_on == "flat"
     channels, *spatial = backbone.latent_shape
     width = channels * (int(_prod(spatial)) if flat else 1)
-    bottleneck = BOTTLENECKS[variant.bottleneck](opts, width, backbone, input_shape)
-    erasers = _erasers(opts["erasers"], variant, input_shape)
+    bottleneck = build_bottleneck(
+        variant.bottleneck, opts, width, backbone.memory_slots, _prod(input_shape)
+    )
+    erasers = eraser_names(opts["erasers"], variant.restore, input_shape)
     return Autoencoder(
         backbone,
         bottleneck,
@@ -153,42 +145,6 @@ def create_model(
         erasers=erasers,
         normalize_views=bool(opts["normalize_views"]),
     )
-
-
-def _memory(opts: dict[str, Any], width: int, backbone: Backbone, shape: tuple) -> Bottleneck:
-    slots = int(opts["mem_slots"] or backbone.memory_slots)
-    threshold = opts["shrink_threshold"]
-    memory = Memory(
-        slots,
-        width,
-        shrink_threshold=1.0 / slots if threshold is None else float(threshold),
-        similarity=opts["similarity"],
-        temperature=float(opts["temperature"]),
-    )
-    return MemoryBottleneck(memory, float(opts["entropy_weight"]))
-
-
-# bottleneck name -> builder(options, code width, backbone, input shape)
-BOTTLENECKS: dict[str, Callable[[dict[str, Any], int, Backbone, tuple], Bottleneck]] = {
-    "none": lambda opts, width, backbone, shape: Bottleneck(),
-    "l1": lambda opts, width, backbone, shape: L1Bottleneck(float(opts["l1_weight"])),
-    "memory": _memory,
-    "gaussian": lambda opts, width, backbone, shape: GaussianBottleneck(
-        width, float(opts["kl_weight"]), _prod(shape)
-    ),
-}
-
-
-def _erasers(names: list[str] | None, variant: Variant, shape: tuple) -> list[str] | None:
-    """ARNet's erasers: the given names, or the default set for restoring variants."""
-    if names is None and variant.restore:
-        names = default_erasers(shape)
-    if names:
-        for eraser in names:
-            parse_eraser(eraser)  # raises ValueError naming an unknown transform
-        if len(shape) != 3:
-            raise ValueError("attribute erasure works on images (c, h, w)")
-    return names
 
 
 def _prod(values: Any) -> int:

@@ -1,0 +1,212 @@
+"""Checkpoint format v1: a model folder with ``config.json`` and ``model.safetensors``.
+
+``config.json`` holds the format tag and version, the estimator's parameters, the input shape,
+the scaling mode, the threshold, the seed, the best epoch, the resolved training schedule and
+the memory usage; ``model.safetensors`` the network (``model.*``), the scaler (``scaler.*``)
+and the training scores (``decision_scores``). Loading reads JSON and safetensors only:
+nothing is ever unpickled, and every tensor is checked against the network the config builds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import shutil
+import tempfile
+from numbers import Integral
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import Tensor
+
+from . import __version__
+from .errors import CheckpointError
+from .fitting import Schedule, TrainHistory, resolve_device
+from .models import create_model
+from .preprocessing import Scaler
+
+if TYPE_CHECKING:
+    from .detector import MemAEDetector
+
+FORMAT = "memae.detector"
+FORMAT_VERSION = 1
+CONFIG = "config.json"
+WEIGHTS = "model.safetensors"
+
+
+def save(det: MemAEDetector, path: str | os.PathLike) -> None:
+    """Write the fitted detector ``det`` to the folder ``path`` (see ``write``)."""
+    tensors = {f"model.{k}": v for k, v in det.model_.state_dict().items()}
+    tensors |= {f"scaler.{k}": v for k, v in det.scaler_.state_dict().items()}
+    tensors["decision_scores"] = torch.from_numpy(det.decision_scores_.astype(np.float32))
+    params = det.get_params(deep=False)
+    if not isinstance(params["random_state"], Integral | type(None)):
+        params["random_state"] = None
+    schedule = getattr(det, "schedule_", None)
+    config = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "memae_version": __version__,
+        "params": _jsonable(params),
+        "input_shape": list(det.input_shape_),
+        "scaling": det.scaler_.mode,
+        "threshold": det.threshold_,
+        "seed": det.seed_,
+        "best_epoch": det.history_.best_epoch,
+        "schedule": dataclasses.asdict(schedule) if schedule else None,
+        "memory_usage": det.memory_usage_,
+        "tensors": {k: list(v.shape) for k, v in tensors.items()},
+    }
+    write(path, config, tensors)
+
+
+def load(cls: type[MemAEDetector], path: str | os.PathLike, device: str | None) -> MemAEDetector:
+    """Rebuild a detector from ``path``; refuses foreign, newer, corrupt or inconsistent
+    folders with a ``CheckpointError`` naming the problem."""
+    config, tensors = read(path)
+    _check_format(path, config)
+    try:
+        det = cls(**config["params"])
+        if device is not None:
+            det.device = device
+        det._check_params()
+        shape = tuple(int(s) for s in config["input_shape"])
+        net = create_model(det.model, shape, family=det.family, **det._model_kwargs())
+        threshold = float(config["threshold"])
+        mode = str(config["scaling"])
+        schedule = Schedule(**config["schedule"]) if config.get("schedule") else None
+        history = TrainHistory(best_epoch=int(config.get("best_epoch", -1)))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path}/config.json is inconsistent: {exc}") from None
+    _drop_unused_view_weights(path, net, tensors)
+    scaler_shape = shape if mode in ("minmax", "standard") else (1,) * len(shape)
+    expected = {f"model.{k}": tuple(v.shape) for k, v in net.state_dict().items()}
+    expected |= {"scaler.offset": scaler_shape, "scaler.scale": scaler_shape}
+    check_tensors(path, expected, tensors)
+    if "decision_scores" not in tensors or tensors["decision_scores"].dim() != 1:
+        raise CheckpointError(f"{path}/model.safetensors lacks the training scores")
+    net.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    det.model_ = net.to(resolve_device(det.device)).eval()
+    det.scaler_ = Scaler(mode, tensors["scaler.offset"], tensors["scaler.scale"])
+    det.input_shape_ = shape
+    det.threshold_ = threshold
+    det.seed_ = config.get("seed")
+    det.history_ = history
+    if schedule is not None:
+        det.schedule_ = schedule
+    det.memory_usage_ = config.get("memory_usage")
+    det.decision_scores_ = tensors["decision_scores"].double().numpy()
+    det.labels_ = (det.decision_scores_ > threshold).astype(int)
+    return det
+
+
+def _drop_unused_view_weights(path: Any, net: torch.nn.Module, tensors: dict) -> None:
+    """Folders written before only restoring models had view weights carry all-ones weights
+    for every model; a model without views drops them."""
+    if "view_weights" in net.state_dict() or "model.view_weights" not in tensors:
+        return
+    if not bool((tensors.pop("model.view_weights") == 1).all()):
+        raise CheckpointError(f"{path}: view weights on a model that has no views")
+
+
+def _check_format(path: Any, config: dict[str, Any]) -> None:
+    if config.get("format") != FORMAT:
+        raise CheckpointError(
+            f"{path} is not a memae detector (config format is "
+            f"{config.get('format')!r}, expected {FORMAT!r})"
+        )
+    version = config.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path} was written by a newer memae ({config.get('memae_version')}); "
+            "upgrade to load it"
+        )
+
+
+def check_tensors(path: Any, expected: dict[str, tuple], tensors: dict[str, Tensor]) -> None:
+    """Every expected tensor present with its shape, nothing else but the training scores,
+    every float finite."""
+    missing = sorted(set(expected) - set(tensors))
+    extra = sorted(set(tensors) - set(expected) - {"decision_scores"})
+    wrong = sorted(
+        k for k in set(expected) & set(tensors) if tuple(tensors[k].shape) != expected[k]
+    )
+    problems = []
+    if missing:
+        problems.append(f"missing {_few(missing)}")
+    if extra:
+        problems.append(f"unexpected {_few(extra)}")
+    if wrong:
+        problems.append(
+            ", ".join(f"{k} is {tuple(tensors[k].shape)} not {expected[k]}" for k in wrong[:3])
+        )
+    if problems:
+        raise CheckpointError(f"{path}: weights do not match the config: {'; '.join(problems)}")
+    bad = [k for k, v in tensors.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad:
+        raise CheckpointError(f"{path}: weights contain NaN or infinite values ({_few(bad)})")
+
+
+def write(folder: str | os.PathLike, config: dict[str, Any], tensors: dict[str, Tensor]) -> None:
+    """Write both files into a temporary folder first; then move them into ``folder``."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise CheckpointError(f"cannot save the model to {folder}: it is a file, not a folder")
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
+    try:
+        save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, tmp / WEIGHTS)
+        (tmp / CONFIG).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+        if not folder.exists():
+            os.replace(tmp, folder)
+            return
+        for name in (WEIGHTS, CONFIG):  # each replace is atomic; config last marks completion
+            os.replace(tmp / name, folder / name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def read(folder: str | os.PathLike) -> tuple[dict[str, Any], dict[str, Tensor]]:
+    """-> (config, tensors) of a model folder, or a ``CheckpointError`` naming the problem."""
+    folder = Path(folder)
+    if not folder.exists():
+        raise CheckpointError(f"model folder {folder} does not exist")
+    if not folder.is_dir():
+        raise CheckpointError(
+            f"{folder} is a file; a model is a folder with {CONFIG} and {WEIGHTS}"
+        )
+    for name in (CONFIG, WEIGHTS):
+        if not (folder / name).is_file():
+            raise CheckpointError(f"{folder} is not a memae model folder: {name} is missing")
+    try:
+        config = json.loads((folder / CONFIG).read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{folder / CONFIG} is corrupt: not valid JSON ({exc})") from None
+    if not isinstance(config, dict):
+        raise CheckpointError(f"{folder / CONFIG} is not a memae config (not a JSON object)")
+    try:
+        tensors = load_file(folder / WEIGHTS)
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise CheckpointError(f"{folder / WEIGHTS} is corrupt or truncated: {msg}") from None
+    return config, tensors
+
+
+def _few(names: list[str]) -> str:
+    return ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value

@@ -1,0 +1,133 @@
+"""The bottlenecks that make the variants: none (AE), l1 (AE-l1), memory (MemAE), gaussian
+(VAE). Each is registered with its own settings and their defaults; ``create_model`` takes the
+settings of every registered bottleneck and gives each builder the ones it declares."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from ..memory import Memory, addressing_entropy
+
+# builder(settings, code width, the family's paper N, number of input elements) -> Bottleneck
+Builder = Callable[[dict[str, Any], int, int, int], "Bottleneck"]
+
+
+@dataclass(frozen=True)
+class BottleneckEntry:
+    build: Builder
+    defaults: dict[str, Any]
+
+
+BOTTLENECKS: dict[str, BottleneckEntry] = {}
+
+
+def register_bottleneck(name: str, **defaults: Any) -> Callable[[Builder], Builder]:
+    """Register ``name``'s builder with its settings and defaults (None: decided at build)."""
+
+    def wrap(build: Builder) -> Builder:
+        BOTTLENECKS[name] = BottleneckEntry(build, defaults)
+        return build
+
+    return wrap
+
+
+def build_bottleneck(
+    name: str, settings: dict[str, Any], width: int, paper_slots: int, input_numel: int
+) -> Bottleneck:
+    entry = BOTTLENECKS[name]
+    own = {k: settings.get(k, v) for k, v in entry.defaults.items()}
+    return entry.build(own, width, paper_slots, input_numel)
+
+
+class Bottleneck(nn.Module):
+    """Identity bottleneck (plain AE); subclasses add a penalty or a memory."""
+
+    def forward(self, z: Tensor) -> tuple[Tensor, Tensor | None, Tensor]:
+        return z, None, z.new_zeros(())
+
+
+class L1Bottleneck(Bottleneck):
+    """AE-l1: the latent passes unchanged, with weight * mean |z| as the auxiliary loss."""
+
+    def __init__(self, weight: float) -> None:
+        super().__init__()
+        self.weight = weight
+
+    def forward(self, z: Tensor) -> tuple[Tensor, Tensor | None, Tensor]:
+        return z, None, self.weight * z.abs().mean()
+
+
+class MemoryBottleneck(Bottleneck):
+    """MemAE: the latent is replaced by its memory read-out; entropy_weight * E(w') is added."""
+
+    def __init__(self, memory: Memory, entropy_weight: float) -> None:
+        super().__init__()
+        self.memory = memory
+        self.entropy_weight = entropy_weight
+
+    def forward(self, z: Tensor) -> tuple[Tensor, Tensor | None, Tensor]:
+        read = self.memory(z)
+        aux = self.entropy_weight * addressing_entropy(read.weights, dim=1)
+        return read.output, read.weights, aux
+
+
+class GaussianBottleneck(Bottleneck):
+    """VAE: a per-position linear map to (mu, log-variance); samples while training, mu at eval.
+
+    The KL divergence is divided by the number of input elements, so that kl_weight = 1 gives
+    the ELBO on the scale of the mean squared reconstruction error.
+    """
+
+    def __init__(self, channels: int, kl_weight: float, input_numel: int) -> None:
+        super().__init__()
+        self.to_params = nn.Linear(channels, 2 * channels)
+        self.kl_weight = kl_weight
+        self.input_numel = input_numel
+
+    def forward(self, z: Tensor) -> tuple[Tensor, Tensor | None, Tensor]:
+        mu, logvar = self.to_params(z.movedim(1, -1)).movedim(-1, 1).chunk(2, dim=1)
+        logvar = logvar.clamp(-10, 10)
+        kl = 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).flatten(1).sum(1).mean()
+        sample = mu + torch.randn_like(mu) * (0.5 * logvar).exp() if self.training else mu
+        return sample, None, self.kl_weight * kl / self.input_numel
+
+
+@register_bottleneck("none")
+def _none(s: dict[str, Any], width: int, paper_slots: int, numel: int) -> Bottleneck:
+    return Bottleneck()
+
+
+@register_bottleneck("l1", l1_weight=1e-3)
+def _l1(s: dict[str, Any], width: int, paper_slots: int, numel: int) -> Bottleneck:
+    return L1Bottleneck(float(s["l1_weight"]))
+
+
+@register_bottleneck(
+    "memory",
+    mem_slots=None,  # N; None -> the paper's value for the family
+    shrink_threshold=None,  # lam; None -> 1 / N, the low end of the paper's [1/N, 3/N]
+    similarity="dot",
+    temperature=0.1,
+    entropy_weight=2e-4,  # alpha of Eq. 10
+)
+def _memory(s: dict[str, Any], width: int, paper_slots: int, numel: int) -> Bottleneck:
+    slots = int(s["mem_slots"] or paper_slots)
+    lam = s["shrink_threshold"]
+    memory = Memory(
+        slots,
+        width,
+        shrink_threshold=1.0 / slots if lam is None else float(lam),
+        similarity=s["similarity"],
+        temperature=float(s["temperature"]),
+    )
+    return MemoryBottleneck(memory, float(s["entropy_weight"]))
+
+
+@register_bottleneck("gaussian", kl_weight=1.0)
+def _gaussian(s: dict[str, Any], width: int, paper_slots: int, numel: int) -> Bottleneck:
+    return GaussianBottleneck(width, float(s["kl_weight"]), numel)
