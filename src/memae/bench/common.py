@@ -6,7 +6,7 @@ import json
 import multiprocessing
 import re
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any, TypeVar
 
@@ -85,9 +85,16 @@ def slug(spec: str) -> str:
 
 
 def fit_and_score(
-    spec: str, seed: int, training: dict[str, Any], device: str, train: Any, test: Any
-) -> tuple[Any, np.ndarray, dict[str, Any]]:
-    """Fit a fresh detector for ``spec`` on ``train`` and score ``test``.
+    spec: str,
+    seed: int,
+    training: dict[str, Any],
+    device: str,
+    train: Any,
+    test: Any,
+    score: Callable[[Any, Any], Any] | None = None,
+) -> tuple[Any, Any, dict[str, Any]]:
+    """Fit a fresh detector for ``spec`` on ``train`` and score ``test`` (by ``score(det,
+    test)`` where given, ``decision_function`` otherwise).
 
     -> (detector, scores, row fields: fit_s, score_s and, for deep models, epochs, lr, best
     epoch and memory usage)."""
@@ -95,7 +102,10 @@ def fit_and_score(
     start = time.perf_counter()
     det.fit(train)
     fit_s = time.perf_counter() - start
-    scores = np.asarray(det.decision_function(test), dtype=float)
+    if score is not None:
+        scores = score(det, test)
+    else:
+        scores = np.asarray(det.decision_function(test), dtype=float)
     info: dict[str, Any] = {"fit_s": fit_s, "score_s": time.perf_counter() - start - fit_s}
     if isinstance(det, MemAEDetector):
         info |= {

@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
-from tqdm.auto import tqdm
 
 from .. import plots
 from ..data.images import DATASETS, load_image_dataset
@@ -25,8 +24,9 @@ from ..data.protocols import OneClassSplit, one_class_split, standard_split
 from ..detector import MemAEDetector
 from ..errors import InputError
 from ..io import atomic_write_text
-from .common import fit_many, parse_model, slug, training_overrides
+from .common import parse_model, slug, training_overrides
 from .results import ResultsTable, ordered_models, per_class_markdown, stamp
+from .runner import Job, run_jobs
 
 log = logging.getLogger(__name__)
 
@@ -138,48 +138,46 @@ def run(bench: ImageBench) -> ResultsTable:
     if bench.figures:
         figures.mkdir(exist_ok=True)
     table = ResultsTable(bench.out / "results.csv", KEY)
-    training = bench.training()
     seen: list[Task] = []
     fitted: dict[tuple[int, int], dict[str, Any]] = {}  # (class, seed) -> detectors for figures
 
-    todo = tqdm(desc=f"bench {bench.dataset}", unit="model", leave=True)
-    work = _work(bench, table, training, seen)
-    for (task, spec), (det, scores, info) in fit_many(work, bench.jobs):
+    def row(job: Job, det: Any, scores: np.ndarray, info: dict[str, Any]) -> dict[str, Any]:
+        task, spec = job.context, job.spec
         np.save(bench.out / "scores" / f"{slug(spec)}__{task.cls}__{task.seed}.npy", scores)
-        key = _key(bench, task)
-        row = {**key, "model": spec, **_row(task, scores), **info}
+        fields = {**_row(task, scores), **info}
         if isinstance(det, MemAEDetector):
             figures_of_task = bench.figures and task.seed == bench.seeds[0]
-            row |= _pixel_auc(task, spec, det, figures if figures_of_task else None)
+            fields |= _pixel_auc(task, spec, det, figures if figures_of_task else None)
             if figures_of_task:
                 fitted.setdefault((task.cls, task.seed), {})[spec] = det
-        table.add(row)
-        log.info("%s class %s seed %d: AUC %.4f", spec, task.name, task.seed, row["auc"])
-        todo.set_postfix_str(f"{spec} class {task.name} seed {task.seed}: AUC {row['auc']:.4f}")
-        todo.update()
-        task_done = all(table.done(model=s, **key) for s in bench.models)
+        log.info("%s class %s seed %d: AUC %.4f", spec, task.name, task.seed, fields["auc"])
+        return fields
+
+    def after(job: Job) -> None:  # a task's model figures once all its rows are in
+        task = job.context
+        task_done = all(table.done(model=s, **_key(bench, task)) for s in bench.models)
         if task_done and (task.cls, task.seed) in fitted:
             _model_figures(task, fitted.pop((task.cls, task.seed)), figures)
-    todo.close()
+
+    jobs = _jobs(bench, bench.training(), seen)
+    run_jobs(table, jobs, row, desc=f"bench {bench.dataset}", workers=bench.jobs, after=after)
     write_markdown(bench, table, seen)
     if bench.figures:
         _score_figures(bench, seen, figures)
     return table
 
 
-def _work(
-    bench: ImageBench, table: ResultsTable, training: dict[str, Any], seen: list[Task]
-) -> Iterator[tuple[tuple[Task, str], tuple[Any, ...]]]:
-    """(task, spec) -> fit_and_score's arguments, for every row not yet in the table; each
-    task is appended to ``seen`` and its test labels saved as it is reached."""
+def _jobs(bench: ImageBench, training: dict[str, Any], seen: list[Task]) -> Iterator[Job]:
+    """A job per (task, model); each task is appended to ``seen`` and its test labels saved as
+    it is reached."""
     for task in tasks(bench):
         seen.append(task)
         labels = task.split.test_labels
         np.save(bench.out / "scores" / f"labels__{task.cls}__{task.seed}.npy", labels)
-        data = (task.split.train, task.split.test)
+        split = (task.split.train, task.split.test)
         for spec in bench.models:
-            if not table.done(model=spec, **_key(bench, task)):
-                yield (task, spec), (spec, task.seed, training, bench.device, *data)
+            key = {**_key(bench, task), "model": spec}
+            yield Job(key, spec, task.seed, training, bench.device, lambda s=split: s, task)
 
 
 def _row(task: Task, scores: np.ndarray) -> dict[str, Any]:

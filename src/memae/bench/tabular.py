@@ -13,13 +13,14 @@ from __future__ import annotations
 import logging
 import statistics
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
-from tqdm.auto import tqdm
 
 from ..data.protocols import inlier_split, kdd_split
 from ..data.tabular import LabelledTable, read_kddcup_npz, read_kddcup_raw, read_odds
@@ -30,6 +31,7 @@ from ..models.mlp import PAPER_KDD_HIDDEN
 from .baselines import PYOD_REFERENCES, pyod_available
 from .common import fit_and_score, parse_model, training_overrides
 from .results import ResultsTable, mean_std, ordered_models, stamp
+from .runner import Job, run_jobs
 
 log = logging.getLogger(__name__)
 
@@ -128,33 +130,53 @@ def _run_kdd(bench: TabularBench) -> ResultsTable:
         defaults={"protocol": "paper"},  # tables written before the column existed
     )
     models, training = bench.model_list(), bench.training(KDD_TRAINING)
-    bar = tqdm(
-        total=len(bench.sources) * bench.runs * len(models), desc="bench kddcup99", unit="model"
-    )
-    for source in bench.sources:
-        path = bench.data_dir / KDD_FILES[source]
-        data: LabelledTable | None = None
-        for run_id in range(bench.runs):
-            for spec in models:
-                key = {
-                    "dataset": "kddcup99",
-                    "protocol": bench.protocol,
-                    "source": source,
-                    "model": spec,
-                    "run": run_id,
-                }
-                if table.done(**key):
-                    bar.update()
-                    continue
-                if data is None:
-                    data = read_kddcup_raw(path) if source == "raw" else read_kddcup_npz(path)
-                bar.set_postfix_str(f"{source} run {run_id} {spec}")
-                row = kdd_run(bench.protocol, spec, run_id, training, bench.device, data)
-                table.add({**key, **row})
-                bar.update()
-    bar.close()
+    cache: dict[str, LabelledTable] = {}
+
+    def load(source: str) -> LabelledTable:  # read only when a row of the source is missing
+        if source not in cache:
+            path = bench.data_dir / KDD_FILES[source]
+            cache.clear()
+            cache[source] = read_kddcup_raw(path) if source == "raw" else read_kddcup_npz(path)
+        return cache[source]
+
+    def jobs() -> Iterator[Job]:
+        for source in bench.sources:
+            for run_id in range(bench.runs):
+                for spec in models:
+                    key = {
+                        "dataset": "kddcup99",
+                        "protocol": bench.protocol,
+                        "source": source,
+                        "model": spec,
+                        "run": run_id,
+                    }
+                    context = (bench.protocol, run_id, lambda s=source: load(s))
+                    data = partial(_kdd_data, *context)
+                    yield Job(key, spec, run_id, training, bench.device, data, context)
+
+    total = len(bench.sources) * bench.runs * len(models)
+    run_jobs(table, jobs(), _kdd_row, desc="bench kddcup99", total=total)
     _kdd_markdown(bench, table, models, training)
     return table
+
+
+def _kdd_split(protocol: str, run_id: int, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    if protocol == "paper":
+        return kdd_split(y, seed=run_id)
+    return inlier_split(y, seed=run_id, train_share=0.5)  # "code": half the normal class trains
+
+
+def _kdd_data(protocol: str, run_id: int, load: Any) -> tuple[np.ndarray, np.ndarray]:
+    data = load()
+    train, test = _kdd_split(protocol, run_id, data.y)
+    return data.X[train], data.X[test]
+
+
+def _kdd_row(job: Job, det: Any, scores: np.ndarray, info: dict[str, Any]) -> dict[str, Any]:
+    protocol, run_id, load = job.context
+    data = load()
+    train, test = _kdd_split(protocol, run_id, data.y)
+    return kdd_row(protocol, det, scores, info, data, train, test)
 
 
 def kdd_run(
@@ -166,11 +188,22 @@ def kdd_run(
     data: LabelledTable,
 ) -> dict[str, Any]:
     """One run of ``protocol``: split, fit on the training rows, flag, evaluate -> row fields."""
-    if protocol == "paper":
-        train, test = kdd_split(data.y, seed=run_id)
-    else:  # "code": half of the normal class trains, the rest of it and all anomalies test
-        train, test = inlier_split(data.y, seed=run_id, train_share=0.5)
+    train, test = _kdd_split(protocol, run_id, data.y)
     det, scores, info = fit_and_score(spec, run_id, training, device, data.X[train], data.X[test])
+    return kdd_row(protocol, det, scores, info, data, train, test)
+
+
+def kdd_row(
+    protocol: str,
+    det: Any,
+    scores: np.ndarray,
+    info: dict[str, Any],
+    data: LabelledTable,
+    train: np.ndarray,
+    test: np.ndarray,
+) -> dict[str, Any]:
+    """Flag the top 20% (of the test scores, or under ``code`` of the training and test scores
+    together) and evaluate -> row fields."""
     pool = scores
     if protocol == "code":  # the threshold also sees the training rows' scores
         start = time.perf_counter()
@@ -229,41 +262,39 @@ def _run_odds(bench: TabularBench) -> ResultsTable:
         raise InputError(f"{bench.data_dir} holds no ODDS .mat files")
     table = ResultsTable(bench.out / "results.csv", ("dataset", "model", "seed"))
     models = bench.model_list()
-    bar = tqdm(total=len(files) * len(bench.seeds) * len(models), desc="bench odds", unit="model")
-    names = []
-    for path in files:
-        data = read_odds(path)
-        names.append(data.name)
-        for seed in bench.seeds:
-            train, test = inlier_split(data.y, seed)
-            epochs = odds_epochs(len(train))
-            training = bench.training({**ODDS_TRAINING, "epochs": epochs})
-            for spec in models:
-                key = {"dataset": data.name, "model": spec, "seed": seed}
-                if table.done(**key):
-                    bar.update()
-                    continue
-                bar.set_postfix_str(f"{data.name} seed {seed} {spec}")
-                _, scores, info = fit_and_score(
-                    spec, seed, training, bench.device, data.X[train], data.X[test]
-                )
-                labels = data.y[test]
-                table.add(
-                    {
-                        **key,
-                        "auc": roc_auc_score(labels, scores),
-                        "ap": average_precision_score(labels, scores),
-                        "n_train": len(train),
-                        "n_test": len(test),
-                        "n_outliers": int(labels.sum()),
-                        "width": data.X.shape[1],
-                        **info,
-                    }
-                )
-                bar.update()
-    bar.close()
+    names: list[str] = []
+
+    def jobs() -> Iterator[Job]:
+        for path in files:
+            data = read_odds(path)
+            names.append(data.name)
+            for seed in bench.seeds:
+                train, test = inlier_split(data.y, seed)
+                training = bench.training({**ODDS_TRAINING, "epochs": odds_epochs(len(train))})
+                for spec in models:
+                    key = {"dataset": data.name, "model": spec, "seed": seed}
+                    split = (data.X[train], data.X[test])
+                    yield Job(
+                        key, spec, seed, training, bench.device, lambda s=split: s, data.y[test]
+                    )
+
+    total = len(files) * len(bench.seeds) * len(models)
+    run_jobs(table, jobs(), _odds_row, desc="bench odds", total=total)
     _odds_markdown(bench, table, models, names)
     return table
+
+
+def _odds_row(job: Job, det: Any, scores: np.ndarray, info: dict[str, Any]) -> dict[str, Any]:
+    labels = job.context
+    return {
+        "auc": roc_auc_score(labels, scores),
+        "ap": average_precision_score(labels, scores),
+        "n_train": len(job.data()[0]),
+        "n_test": len(labels),
+        "n_outliers": int(labels.sum()),
+        "width": job.data()[0].shape[1],
+        **info,
+    }
 
 
 def _odds_markdown(

@@ -12,8 +12,8 @@ from __future__ import annotations
 import csv
 import io
 import logging
-import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,6 @@ import torch
 import torch.nn.functional as F
 from sklearn.metrics import roc_auc_score
 from torch.utils.data import Subset
-from tqdm.auto import tqdm
 
 from .. import plots
 from ..data.clips import ClipDataset, frame_scores
@@ -33,8 +32,9 @@ from ..io import atomic_write_text
 from ..metrics import macro_auc, micro_auc
 from ..scoring import normality
 from ..timing import module_time
-from .common import make_detector, parse_model, slug, training_overrides
+from .common import parse_model, slug, training_overrides
 from .results import ResultsTable, mean_std, stamp
+from .runner import Job, run_jobs
 
 log = logging.getLogger(__name__)
 
@@ -156,6 +156,24 @@ def pixel_auroc(videos: list[Video], maps: list[np.ndarray]) -> float:
     return float(roc_auc_score(truth_all, np.concatenate(pred)))
 
 
+@dataclass
+class VideoScores:
+    """What scoring the test videos gives: frame scores and error maps per video, and the
+    seconds spent in the memory."""
+
+    scores: list[np.ndarray]
+    maps: list[np.ndarray]
+    memory_s: float
+
+
+def score_test_videos(
+    clip_len: int, stride: int, det: MemAEDetector, videos: list[Video]
+) -> VideoScores:
+    with module_time(det.model_.memory) as memory_time:
+        scores, maps = score_videos(det, videos, clip_len, stride)
+    return VideoScores(scores, maps, memory_time.seconds)
+
+
 def run(bench: VideoBench) -> ResultsTable:
     cfg = bench.settings()
     for spec in bench.models:
@@ -168,46 +186,55 @@ def run(bench: VideoBench) -> ResultsTable:
     table = ResultsTable(bench.out / "results.csv", ("dataset", "config", "model", "seed"))
     train = ClipDataset([v.frames for v in data.train], cfg["clip_len"], cfg["train_stride"])
     labels = [v.labels for v in data.test]
-    for seed in bench.seeds:
-        for spec in tqdm(bench.models, desc=f"bench video seed {seed}", unit="model"):
-            key = {"dataset": bench.dataset, "config": bench.config, "model": spec, "seed": seed}
-            if table.done(**key):
-                continue
-            det = make_detector(spec, seed, _training(cfg), bench.device)
-            start = time.perf_counter()
-            det.fit(train)
-            fit_s = time.perf_counter() - start
-            start = time.perf_counter()
-            with module_time(det.model_.memory) as memory_time:
-                scores, maps = score_videos(det, data.test, cfg["clip_len"], cfg["test_stride"])
-            score_s = time.perf_counter() - start
-            norm = [normality(s) for s in scores]
-            anomaly = [1.0 - p for p in norm]
-            n_frames = sum(len(s) for s in scores)
-            table.add(
-                {
-                    **key,
-                    "micro_auc": micro_auc(labels, anomaly),
-                    "macro_auc": macro_auc(labels, anomaly),
-                    "pixel_auroc": pixel_auroc(data.test, maps),
-                    "train_clips": len(train),
-                    "test_frames": n_frames,
-                    "epochs": det.schedule_.epochs,
-                    "best_epoch": det.history_.best_epoch + 1,
-                    "fit_s": fit_s,
-                    "fit_s_per_epoch": fit_s / det.schedule_.epochs,
-                    "score_s": score_s,
-                    "frames_per_s": n_frames / score_s,
-                    "memory_s_per_frame": memory_time.seconds / n_frames,
-                    "memory_share": memory_time.seconds / score_s,
-                }
-            )
-            det.save(bench.out / "models" / f"{slug(spec)}_seed{seed}")
-            _write_frame_scores(
-                bench.out / "frame_scores" / f"{slug(spec)}_seed{seed}.csv", data.test, scores, norm
-            )
-            if bench.figures and seed == bench.seeds[0]:
-                _figures(bench.out / "figures", spec, data.test, norm, maps)
+    score = partial(score_test_videos, cfg["clip_len"], cfg["test_stride"])
+
+    def row(job: Job, det: Any, result: VideoScores, info: dict[str, Any]) -> dict[str, Any]:
+        spec, seed = job.spec, job.seed
+        norm = [normality(s) for s in result.scores]
+        anomaly = [1.0 - p for p in norm]
+        n_frames = sum(len(s) for s in result.scores)
+        epochs = det.schedule_.epochs
+        fields = {
+            "micro_auc": micro_auc(labels, anomaly),
+            "macro_auc": macro_auc(labels, anomaly),
+            "pixel_auroc": pixel_auroc(data.test, result.maps),
+            "train_clips": len(train),
+            "test_frames": n_frames,
+            "epochs": epochs,
+            "best_epoch": info["best_epoch"],
+            "fit_s": info["fit_s"],
+            "fit_s_per_epoch": info["fit_s"] / epochs,
+            "score_s": info["score_s"],
+            "frames_per_s": n_frames / info["score_s"],
+            "memory_s_per_frame": result.memory_s / n_frames,
+            "memory_share": result.memory_s / info["score_s"],
+        }
+        det.save(bench.out / "models" / f"{slug(spec)}_seed{seed}")
+        _write_frame_scores(
+            bench.out / "frame_scores" / f"{slug(spec)}_seed{seed}.csv",
+            data.test,
+            result.scores,
+            norm,
+        )
+        if bench.figures and seed == bench.seeds[0]:
+            _figures(bench.out / "figures", spec, data.test, norm, result.maps)
+        return fields
+
+    jobs = (
+        Job(
+            {"dataset": bench.dataset, "config": bench.config, "model": spec, "seed": seed},
+            spec,
+            seed,
+            _training(cfg),
+            bench.device,
+            lambda: (train, data.test),
+            score=score,
+        )
+        for seed in bench.seeds
+        for spec in bench.models
+    )
+    total = len(bench.seeds) * len(bench.models)
+    run_jobs(table, jobs, row, desc=f"bench video {bench.dataset}", total=total)
     _markdown(bench, table, cfg)
     return table
 
