@@ -198,22 +198,27 @@ def test_bench_video_end_to_end(tmp_path, monkeypatch):
     assert (tmp_path / "out" / "models" / "memae_seed0" / "model.safetensors").exists()
 
 
-@pytest.fixture(scope="module")
-def clip_model(tmp_path_factory):
+def fit_clip_model(epochs=3, **scoring):
+    """A tiny MemAE on 8-frame clips of a 16x16 moving square."""
     from memae import MemAEDetector
 
-    folder = tmp_path_factory.mktemp("clipmodel")
-    train = ClipDataset([moving_square(40, size=16)], clip_len=8, stride=2)
-    det = MemAEDetector(
+    return MemAEDetector(
         "memae",
-        epochs=3,
+        epochs=epochs,
         lr=3e-3,
         batch_size=8,
         scaling="none",
         random_state=0,
         mem_slots=10,
         model_options={"channels": [4, 4, 8, 8]},
-    ).fit(train)
+        **scoring,
+    ).fit(ClipDataset([moving_square(40, size=16)], clip_len=8, stride=2))
+
+
+@pytest.fixture(scope="module")
+def clip_model(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("clipmodel")
+    det = fit_clip_model()
     det.save(folder / "m")
     return det, folder / "m"
 
@@ -313,23 +318,11 @@ def test_cli_scores_a_video_file_and_a_frame_folder(clip_model, tmp_path, capsys
 def test_video_scores_are_decision_function(sigma, top, tmp_path, capsys):
     """`memae score` on a frame folder, the streaming scorer and the video bench give the frame
     scores of `decision_function` on the video's stride-1 clips, under every scoring rule."""
-    from memae import MemAEDetector
     from memae.bench.video import score_videos
     from memae.cli import main
     from memae.data.video import Video, iter_frames
 
-    det = MemAEDetector(
-        "memae",
-        epochs=2,
-        lr=3e-3,
-        batch_size=8,
-        scaling="none",
-        random_state=0,
-        mem_slots=10,
-        error_sigma=sigma,
-        error_top=top,
-        model_options={"channels": [4, 4, 8, 8]},
-    ).fit(ClipDataset([moving_square(40, size=16)], clip_len=8, stride=2))
+    det = fit_clip_model(epochs=2, error_sigma=sigma, error_top=top)
     det.save(tmp_path / "m")
     save_frames(tmp_path / "frames" / "01", moving_square(30, size=16, anomalous={12}), "png")
     frames = np.stack(list(iter_frames(tmp_path / "frames" / "01", (16, 16))))
