@@ -10,10 +10,13 @@ nothing is ever unpickled, and every tensor is checked against the network the c
 from __future__ import annotations
 
 import dataclasses
+import glob
+import hashlib
 import json
 import math
 import os
 import shutil
+import signal
 import tempfile
 from numbers import Integral
 from pathlib import Path
@@ -115,6 +118,23 @@ def _drop_unused_view_weights(path: Any, net: torch.nn.Module, tensors: dict) ->
         raise CheckpointError(f"{path}: view weights on a model that has no views")
 
 
+KNOWN_KEYS = {
+    "format",
+    "format_version",
+    "memae_version",
+    "params",
+    "input_shape",
+    "scaling",
+    "threshold",
+    "seed",
+    "best_epoch",
+    "schedule",
+    "memory_usage",
+    "tensors",
+    "files",
+}
+
+
 def _check_format(path: Any, config: dict[str, Any]) -> None:
     if config.get("format") != FORMAT:
         raise CheckpointError(
@@ -127,6 +147,12 @@ def _check_format(path: Any, config: dict[str, Any]) -> None:
             f"{path} was written by a newer memae ({config.get('memae_version')}); "
             "upgrade to load it"
         )
+    unknown = sorted(set(config) - KNOWN_KEYS)
+    if unknown:
+        raise CheckpointError(f"{path}/config.json has unknown keys: {_few(unknown)}")
+    threshold = config.get("threshold")
+    if not isinstance(threshold, int | float) or not math.isfinite(threshold):
+        raise CheckpointError(f"{path}/config.json: the threshold {threshold!r} is not a number")
 
 
 def check_tensors(path: Any, expected: dict[str, tuple], tensors: dict[str, Tensor]) -> None:
@@ -153,28 +179,106 @@ def check_tensors(path: Any, expected: dict[str, tuple], tensors: dict[str, Tens
         raise CheckpointError(f"{path}: weights contain NaN or infinite values ({_few(bad)})")
 
 
+KILL_AT = "MEMAE_KILL_AT"  # tests: a save is killed (SIGKILL) right after the step named here
+
+
+def _step(name: str) -> None:
+    if os.environ.get(KILL_AT) == name:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _backup(folder: Path) -> Path:
+    return folder.parent / f".{folder.name}.old"
+
+
+def recover(folder: Path) -> None:
+    """Finish what a killed save left: the old folder put back if the new one never arrived,
+    a leftover backup or temporary folder removed."""
+    backup = _backup(folder)
+    if backup.is_dir():
+        if folder.exists():
+            shutil.rmtree(backup, ignore_errors=True)
+        else:
+            os.rename(backup, folder)
+    for stale in folder.parent.glob(f".{glob.escape(folder.name)}.*.tmp"):
+        shutil.rmtree(stale, ignore_errors=True)
+
+
 def write(folder: str | os.PathLike, config: dict[str, Any], tensors: dict[str, Tensor]) -> None:
-    """Write both files into a temporary folder first; then move them into ``folder``."""
+    """Write the model folder whole or not at all: a temporary folder beside it is filled
+    (the weights, their sha256 in the config, the config; other files of an existing folder
+    linked in), then swapped in by two renames. A kill at any step leaves the old folder or the
+    new one (``recover`` puts the old one back if the kill fell between the renames)."""
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise CheckpointError(f"cannot save the model to {folder}: it is a file, not a folder")
     folder.parent.mkdir(parents=True, exist_ok=True)
+    recover(folder)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
     try:
         save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, tmp / WEIGHTS)
+        _step("weights")
+        config = {**config, "files": {WEIGHTS: sha256(tmp / WEIGHTS)}}
         (tmp / CONFIG).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
-        if not folder.exists():
-            os.replace(tmp, folder)
-            return
-        for name in (WEIGHTS, CONFIG):  # each replace is atomic; config last marks completion
-            os.replace(tmp / name, folder / name)
-    finally:
+        _step("config")
+        _keep_other_files(folder, tmp)
+        usual_modes(tmp)
+        backup = _backup(folder)
+        if folder.exists():
+            os.rename(folder, backup)
+            _step("backup")
+        os.rename(tmp, folder)
+        _step("swap")
+        shutil.rmtree(backup, ignore_errors=True)
+    except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _keep_other_files(folder: Path, tmp: Path) -> None:
+    """Hard-link (copy across devices) what else the old folder holds into the new one."""
+    if not folder.is_dir():
+        return
+    for entry in folder.iterdir():
+        if entry.name in (CONFIG, WEIGHTS):
+            continue
+        if entry.is_dir():
+            shutil.copytree(entry, tmp / entry.name, copy_function=_link_or_copy)
+        else:
+            _link_or_copy(entry, tmp / entry.name)
+
+
+def _link_or_copy(src: Any, dst: Any) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def usual_modes(path: Path) -> None:
+    """The modes a plain ``open``/``mkdir`` gives under the umask (temporary files and folders
+    are created 0600/0700): files 0666, folders 0777, less the umask."""
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(path, 0o777 & ~mask)
+    for entry in path.rglob("*"):
+        if not entry.is_symlink():
+            os.chmod(entry, (0o777 if entry.is_dir() else 0o666) & ~mask)
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def read(folder: str | os.PathLike) -> tuple[dict[str, Any], dict[str, Tensor]]:
     """-> (config, tensors) of a model folder, or a ``CheckpointError`` naming the problem."""
     folder = Path(folder)
+    if folder.parent.is_dir():
+        recover(folder)
     if not folder.exists():
         raise CheckpointError(f"model folder {folder} does not exist")
     if not folder.is_dir():
@@ -190,12 +294,26 @@ def read(folder: str | os.PathLike) -> tuple[dict[str, Any], dict[str, Tensor]]:
         raise CheckpointError(f"{folder / CONFIG} is corrupt: not valid JSON ({exc})") from None
     if not isinstance(config, dict):
         raise CheckpointError(f"{folder / CONFIG} is not a memae config (not a JSON object)")
+    _check_files(folder, config.get("files"))
     try:
         tensors = load_file(folder / WEIGHTS)
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise CheckpointError(f"{folder / WEIGHTS} is corrupt or truncated: {msg}") from None
     return config, tensors
+
+
+def _check_files(folder: Path, files: Any) -> None:
+    """The checksums the config records (folders saved before checksums have none)."""
+    if files is None:
+        return
+    if not isinstance(files, dict) or set(files) != {WEIGHTS}:
+        raise CheckpointError(f"{folder / CONFIG}: 'files' must hold the sha256 of {WEIGHTS}")
+    if sha256(folder / WEIGHTS) != files[WEIGHTS]:
+        raise CheckpointError(
+            f"{folder / WEIGHTS} is corrupt or truncated: its sha256 differs from the one "
+            f"{CONFIG} records"
+        )
 
 
 def _few(names: list[str]) -> str:

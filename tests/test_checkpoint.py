@@ -1,0 +1,92 @@
+"""Model folders are whole or absent: a kill at any step of a save, a flipped byte, a bad value."""
+
+import json
+import os
+import stat
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from memae import CheckpointError, MemAEDetector
+from memae.checkpoint import KILL_AT
+
+
+@pytest.fixture
+def table(tmp_path):
+    rng = np.random.default_rng(0)
+    path = tmp_path / "train.csv"
+    np.savetxt(path, rng.normal(size=(120, 4)), delimiter=",", header="a,b,c,d", comments="")
+    return path
+
+
+def train(table, out, seed, kill_at=None):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    if kill_at:
+        env[KILL_AT] = kill_at
+    argv = [sys.executable, "-m", "memae.cli", "train", str(table), "--out", str(out)]
+    argv += ["--epochs", "1", "--seed", str(seed), "--quiet"]
+    return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize("step", ["weights", "config", "backup", "swap"])
+def test_a_train_killed_at_any_save_step_leaves_the_old_model_or_the_new(table, tmp_path, step):
+    folder = tmp_path / "m"
+    assert train(table, folder, seed=0).returncode == 0
+    old = json.loads((folder / "config.json").read_text())
+    killed = train(table, folder, seed=1, kill_at=step)
+    assert killed.returncode == -9, killed.stderr  # SIGKILL at that step
+    det = MemAEDetector.load(folder)  # loads: never a mixture, never missing
+    expected_seed = 1 if step == "swap" else 0
+    assert det.seed_ == expected_seed
+    config = json.loads((folder / "config.json").read_text())
+    if expected_seed == 0:
+        assert config == old
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m", "train.csv"]  # nothing stale
+    assert train(table, folder, seed=2).returncode == 0  # and the next save works
+    assert MemAEDetector.load(folder).seed_ == 2
+
+
+def test_a_flipped_byte_or_a_bad_value_is_refused(table, tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(100, 4)).astype(np.float32)
+    det = MemAEDetector(epochs=1, random_state=0).fit(X)
+    det.save(tmp_path / "m")
+    weights = tmp_path / "m" / "model.safetensors"
+    good = weights.read_bytes()
+    data = bytearray(good)
+    data[-5] ^= 0x01  # inside the last tensor's values: still a valid safetensors file
+    weights.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match="sha256"):
+        MemAEDetector.load(tmp_path / "m")
+    weights.write_bytes(good)
+    cfg_path = tmp_path / "m" / "config.json"
+    cfg = json.loads(cfg_path.read_text())
+    for key, value, message in [
+        ("threshold", float("nan"), "threshold nan is not a number"),
+        ("threshold", "0.1", "is not a number"),
+        ("surprise", 1, "unknown keys: surprise"),
+    ]:
+        cfg_path.write_text(json.dumps({**cfg, key: value}))
+        with pytest.raises(CheckpointError, match=message):
+            MemAEDetector.load(tmp_path / "m")
+    cfg_path.write_text(json.dumps(cfg))
+    np.testing.assert_array_equal(
+        MemAEDetector.load(tmp_path / "m").decision_function(X), det.decision_function(X)
+    )
+
+
+def test_saved_files_get_the_usual_modes_and_other_files_stay(tmp_path):
+    det = MemAEDetector(epochs=1, random_state=0).fit(np.random.default_rng(0).normal(size=(50, 3)))
+    old = os.umask(0o022)
+    try:
+        det.save(tmp_path / "m")
+        (tmp_path / "m" / "notes.txt").write_text("mine")
+        det.save(tmp_path / "m")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "m").stat().st_mode) == 0o755
+    for name in ("config.json", "model.safetensors"):
+        assert stat.S_IMODE((tmp_path / "m" / name).stat().st_mode) == 0o644
+    assert (tmp_path / "m" / "notes.txt").read_text() == "mine"
