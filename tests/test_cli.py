@@ -247,3 +247,26 @@ def test_model_lists_keep_commas_inside_brackets():
     assert specs == ["arnet:channels=[16,32,64]", "ae", "memae:similarity=cosine"]
     nested = _str_list("memae:layers=[[3,2,32],[3,3,8]],ae")
     assert nested == ["memae:layers=[[3,2,32],[3,3,8]]", "ae"]
+
+
+def test_evaluate_json_is_json_and_a_closed_pipe_is_quiet(tables, capsys):
+    t = tables
+    run(capsys, "train", t / "train.csv", "--out", t / "model", "--epochs", 1, "--quiet")
+    run(capsys, "score", t / "test.csv", "--model", t / "model", "--out", t / "s.csv")
+    code, out, _ = run(capsys, "evaluate", t / "s.csv", "--labels", t / "labels.csv")
+    assert code == 0 and "threshold" in out and "nan" not in out
+    text = (t / "s.metrics.json").read_text()
+    assert json.loads(text)["threshold"] is None and "NaN" not in text
+    argv = [
+        sys.executable,
+        "-m",
+        "memae.cli",
+        "evaluate",
+        t / "s.csv",
+        "--labels",
+        t / "labels.csv",
+    ]
+    child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    child.stdout.close()  # the reader is gone before memae writes a line (like `| head -0`)
+    assert child.wait(timeout=120) == 0
+    assert child.stderr.read() == b""

@@ -10,6 +10,7 @@ import csv
 import io
 import json
 import logging
+import os
 import sys
 from functools import partial
 from pathlib import Path
@@ -337,7 +338,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         raise InputError(f"{args.scores} has no label column: pass --threshold or --top-fraction")
     ev = evaluate(scores, truth, threshold, flagged)
     print(ev.table())
-    atomic_write_text(json_path, json.dumps(ev.as_dict(), indent=2) + "\n")
+    atomic_write_text(json_path, json.dumps(ev.as_dict(), indent=2, allow_nan=False) + "\n")
     print(f"wrote {json_path}")
 
 
@@ -651,6 +652,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("memae: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader of our output went away (`| head`): not an error
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except (MemAEError, OSError, ValueError, FloatingPointError) as exc:
         if args.debug:
             raise

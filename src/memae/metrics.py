@@ -16,18 +16,21 @@ class Evaluation:
     n_anomalies: int
     auc: float  # from raw scores, never from thresholded labels
     average_precision: float
-    threshold: float  # NaN when the flags came with the scores
+    threshold: float | None  # None (JSON null) when the flags came with the scores
     precision: float  # of the anomaly class at the threshold
     recall: float
     f1: float
 
-    def as_dict(self) -> dict[str, float]:
+    def as_dict(self) -> dict[str, float | None]:
         return asdict(self)
 
     def table(self) -> str:
-        rows = [
-            (k, f"{v:.4f}" if isinstance(v, float) else str(v)) for k, v in self.as_dict().items()
-        ]
+        def cell(v: object) -> str:
+            if v is None:
+                return "the model's labels"
+            return f"{v:.4f}" if isinstance(v, float) else str(v)
+
+        rows = [(k, cell(v)) for k, v in self.as_dict().items()]
         width = max(len(k) for k, _ in rows)
         return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
 
@@ -71,7 +74,7 @@ def evaluate(
         n_anomalies=int(labels.sum()),
         auc=float(roc_auc_score(labels, scores)),
         average_precision=float(average_precision_score(labels, scores)),
-        threshold=float("nan") if threshold is None else float(threshold),
+        threshold=None if threshold is None else float(threshold),
         precision=float(p),
         recall=float(r),
         f1=float(f),
