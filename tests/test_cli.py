@@ -270,3 +270,31 @@ def test_evaluate_json_is_json_and_a_closed_pipe_is_quiet(tables, capsys):
     child.stdout.close()  # the reader is gone before memae writes a line (like `| head -0`)
     assert child.wait(timeout=120) == 0
     assert child.stderr.read() == b""
+
+
+def test_outputs_never_overwrite_inputs_and_missing_folders_are_created(tables, capsys):
+    t = tables
+    run(capsys, "train", t / "train.csv", "--out", t / "model", "--epochs", 1, "--quiet")
+    data = (t / "test.csv").read_text()
+    for argv in [
+        ("score", t / "test.csv", "--model", t / "model", "--out", t / "test.csv"),
+        ("score", t / "test.csv", "--model", t / "model", "--out", t / "model" / "s.csv"),
+        ("train", t / "train.csv", "--out", t / "train.csv"),
+        ("evaluate", t / "test.csv", "--labels", t / "labels.csv", "--json", t / "labels.csv"),
+    ]:
+        code, _, err = run(capsys, *argv)
+        assert code == 1 and "would overwrite the input" in err, argv
+    assert (t / "test.csv").read_text() == data
+    code, _, err = run(
+        capsys, "score", t / "test.csv", "--model", t / "model", "--out", t / "new" / "s.csv"
+    )
+    assert code == 0 and "created the folder" in err and (t / "new" / "s.csv").exists()
+    assert oct((t / "new" / "s.csv").stat().st_mode & 0o777) == oct(0o666 & ~_umask())
+
+
+def _umask():
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

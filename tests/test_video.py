@@ -351,3 +351,18 @@ def test_bench_video_from_the_command_line(tmp_path, monkeypatch, capsys):
     assert "memae bench video: ped2" in out and "| memae |" in out
     assert len((tmp_path / "out" / "results.csv").read_text().splitlines()) == 2
     assert not (tmp_path / "out" / "figures").exists()
+
+
+def test_a_failed_video_run_leaves_earlier_outputs_untouched(clip_model, tmp_path, capsys):
+    from memae.cli import main
+
+    _, model = clip_model
+    write_video_file(tmp_path / "cam.avi", moving_square(30, size=16))
+    np.save(tmp_path / "short.npy", np.zeros(10, int))
+    argv = ["score", str(tmp_path / "cam.avi"), "--model", str(model), "--annotate"]
+    assert main([*argv, "--out", str(tmp_path / "out")]) == 0, capsys.readouterr().err
+    before = {p.name: p.read_bytes() for p in (tmp_path / "out").iterdir()}
+    code = main([*argv, "--labels", str(tmp_path / "short.npy"), "--out", str(tmp_path / "out")])
+    assert code == 1 and "fewer labels" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in (tmp_path / "out").iterdir()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cam.avi", "out", "short.npy"]

@@ -31,6 +31,7 @@ from torch import Tensor
 from . import __version__
 from .errors import CheckpointError
 from .fitting import Schedule, TrainHistory, resolve_device
+from .io import usual_modes
 from .models import create_model
 from .preprocessing import Scaler
 
@@ -253,17 +254,6 @@ def _link_or_copy(src: Any, dst: Any) -> None:
         os.link(src, dst)
     except OSError:
         shutil.copy2(src, dst)
-
-
-def usual_modes(path: Path) -> None:
-    """The modes a plain ``open``/``mkdir`` gives under the umask (temporary files and folders
-    are created 0600/0700): files 0666, folders 0777, less the umask."""
-    mask = os.umask(0)
-    os.umask(mask)
-    os.chmod(path, 0o777 & ~mask)
-    for entry in path.rglob("*"):
-        if not entry.is_symlink():
-            os.chmod(entry, (0o777 if entry.is_dir() else 0o666) & ~mask)
 
 
 def sha256(path: Path) -> str:

@@ -21,7 +21,7 @@ from . import __version__
 from .data.readers import Loaded, read_data, read_labels
 from .detector import MemAEDetector
 from .errors import InputError, MemAEError
-from .io import atomic_write_text
+from .io import atomic_write_text, staged_outputs
 from .metrics import (
     check_binary_labels,
     evaluate,
@@ -128,6 +128,24 @@ def _read(args: argparse.Namespace, path: str, **override) -> Loaded:
     return read_data(path, **opts)
 
 
+def _output(out: str | Path, flag: str, *inputs: str | Path | None) -> Path:
+    """Check an output path before anything is computed: never one of the inputs (or a file
+    inside an input folder); a missing parent folder is created, and said so."""
+    out = Path(out)
+    target = out.resolve()
+    for given in inputs:
+        if given is None:
+            continue
+        source = Path(given).resolve()
+        if target == source or (source.is_dir() and source in target.parents):
+            raise InputError(f"{flag} {out} would overwrite the input {given}; choose another")
+    parent = out.parent
+    if not parent.exists():
+        parent.mkdir(parents=True)
+        print(f"memae: created the folder {parent} for {flag}", file=sys.stderr)
+    return out
+
+
 def _class_value(labels: np.ndarray, text: str):
     """Match a class given on the command line against the labels' own type."""
     if labels.dtype.kind in "iuf":
@@ -140,6 +158,7 @@ def _class_value(labels: np.ndarray, text: str):
 
 # ----------------------------------------------------------------------------- verbs
 def cmd_train(args: argparse.Namespace) -> None:
+    _output(args.out, "--out", args.data, args.labels)
     data = _read(args, args.data)
     X = data.X
     if args.normal_class is not None:
@@ -177,6 +196,7 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 
 def cmd_score(args: argparse.Namespace) -> None:
+    _output(args.out, "--out", args.data, args.model, args.labels)
     det = MemAEDetector.load(args.model, device=args.device)
     shape = det.input_shape_
     if len(shape) == 4:  # a clip model: stream the video(s)
@@ -210,24 +230,33 @@ def cmd_score(args: argparse.Namespace) -> None:
 def _score_videos(args: argparse.Namespace, det: MemAEDetector) -> None:
     """Video input: OUT/frame_scores.csv, a normality curve and heat maps per video, and with
     --annotate an .mp4 per video with a score bar (red above the model's threshold)."""
-    from . import plots
-    from .data.video import VideoWriter, iter_frames, list_videos
-    from .stream import score_stream
+    from .data.video import list_videos
 
     out = Path(args.out)
     if out.suffix.lower() == ".csv":
         raise InputError("for a video model --out is a folder (frame_scores.csv goes inside)")
-    out.mkdir(parents=True, exist_ok=True)
-    size = tuple(det.input_shape_[2:])
-    threshold = det.threshold_ if args.threshold is None else args.threshold
     videos = list_videos(args.data)
     truth = read_labels(args.labels) if args.labels else None
+    with staged_outputs(out) as stage:  # nothing reaches OUT unless every video is done
+        done = _score_videos_into(stage, args, det, videos, truth)
+    print(f"scored {done} frames of {len(videos)} video(s); wrote {out / 'frame_scores.csv'}")
+
+
+def _score_videos_into(
+    stage: Path, args: argparse.Namespace, det: MemAEDetector, videos: list, truth
+) -> int:
+    from . import plots
+    from .data.video import VideoWriter, iter_frames
+    from .stream import score_stream
+
+    size = tuple(det.input_shape_[2:])
+    threshold = det.threshold_ if args.threshold is None else args.threshold
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(["video", "frame", "score", "normality"])
     done = 0
     for name, path in videos:
-        video_out = VideoWriter(out / f"{name}_annotated.mp4") if args.annotate else None
+        video_out = VideoWriter(stage / f"{name}_annotated.mp4") if args.annotate else None
         sink = None if video_out is None else partial(_write_annotated, video_out, threshold)
         result = score_stream(det, iter_frames(path, size), sink=sink)
         if video_out is not None:
@@ -244,20 +273,20 @@ def _score_videos(args: argparse.Namespace, det: MemAEDetector) -> None:
                 raise InputError(f"{args.labels} has fewer labels than the videos have frames")
         done += len(norm)
         plots.normality_curve(
-            norm, labels, out / f"normality_{name}.png", title=f"{name}: normality (Eq. 11)"
+            norm, labels, stage / f"normality_{name}.png", title=f"{name}: normality (Eq. 11)"
         )
         worst = result.worst
         plots.heatmaps(
             np.stack([w[2] for w in worst])[:, None] / 255.0,
             np.stack([w[3] for w in worst]),
             None,
-            out / f"heatmaps_{name}.png",
+            stage / f"heatmaps_{name}.png",
             title=f"{name}: most anomalous frames " + ", ".join(str(w[1]) for w in worst),
         )
     if truth is not None and done != len(truth):
         raise InputError(f"{args.labels} has {len(truth)} labels for {done} frames")
-    atomic_write_text(out / "frame_scores.csv", buf.getvalue())
-    print(f"scored {done} frames of {len(videos)} video(s); wrote {out / 'frame_scores.csv'}")
+    atomic_write_text(stage / "frame_scores.csv", buf.getvalue())
+    return done
 
 
 def _write_annotated(writer, threshold: float, frame: np.ndarray, score: float) -> None:
@@ -315,13 +344,14 @@ def _evaluate_frames(
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
+    json_path = Path(args.json) if args.json else Path(args.scores).with_suffix(".metrics.json")
+    _output(json_path, "--json", args.scores, args.labels)
     scores, predicted, videos = _read_scores(args.scores)
     truth = read_labels(args.labels, key=args.key, label_column=args.label_column)
     if len(truth) != len(scores):
         raise InputError(f"{len(scores)} scores but {len(truth)} labels in {args.labels}")
     if args.normal_class is not None:
         truth = (truth != _class_value(truth, args.normal_class)).astype(int)
-    json_path = Path(args.json) if args.json else Path(args.scores).with_suffix(".metrics.json")
     if videos is not None:
         if args.threshold is not None or args.top_fraction is not None:
             raise InputError(
