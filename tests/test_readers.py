@@ -7,7 +7,7 @@ import pytest
 import scipy.io
 from PIL import Image
 
-from memae import InputError
+from memae import InputError, MemAEDetector
 from memae.data.idx import is_idx, read_idx
 from memae.data.readers import read_data, read_labels
 
@@ -145,3 +145,56 @@ def test_parquet_table_with_categories(tmp_path):
     assert loaded.X.shape == (3, 3) and np.isnan(loaded.X[2, 0])
     np.testing.assert_array_equal(loaded.X[:, 1:], [[1, 0], [0, 1], [1, 0]])
     np.testing.assert_array_equal(loaded.y, [0, 1, 0])
+
+
+def test_tables_are_read_as_users_write_them(tmp_path):
+    from memae.data.readers import TableLayout
+
+    X = np.arange(12, dtype=float).reshape(4, 3) / 2
+    body = ["\n".join(",".join(f"{v:g}" for v in row) for row in X)]
+    (tmp_path / "numeric_header.csv").write_text("0,1,2\n" + body[0] + "\n")  # pandas, no index
+    indexed = "\n".join(f"{i}," + ",".join(f"{v:g}" for v in r) for i, r in enumerate(X))
+    (tmp_path / "index.csv").write_text(",0,1,2\n" + indexed + "\n")  # pandas' default
+    (tmp_path / "semi.csv").write_text("a;b;c\n" + body[0].replace(",", ";") + "\n")
+    for name in ("numeric_header.csv", "index.csv", "semi.csv"):
+        loaded = read_data(tmp_path / name)
+        np.testing.assert_array_equal(loaded.X, X)
+    assert read_data(tmp_path / "index.csv").ids == ["0", "1", "2", "3"]
+    # headerless, the first row holding strings like every row (KDD as distributed)
+    rows = [f"{i},tcp,{'http' if i % 2 else 'smtp'},{i * 10}" for i in range(6)]
+    (tmp_path / "kdd.csv").write_text("\n".join(rows) + "\n")
+    loaded = read_data(tmp_path / "kdd.csv", one_hot=True)
+    assert loaded.X.shape == (6, 2 + 1 + 2)  # no row lost to a header
+    with pytest.raises(InputError, match=r"column\(s\) 1, 2 \(0-based; the file has no header"):
+        read_data(tmp_path / "kdd.csv")
+    laid = TableLayout(header=False, id_column="0", drop_columns=("1", "2"))
+    loaded = read_data(tmp_path / "kdd.csv", table=laid)
+    assert loaded.ids == [str(i) for i in range(6)] and loaded.X[:, 0].tolist() == [
+        0,
+        10,
+        20,
+        30,
+        40,
+        50,
+    ]
+    assert read_data(tmp_path / "numeric_header.csv", table=TableLayout(header=False)).X.shape == (
+        5,
+        3,
+    )
+    (tmp_path / "ragged.csv").write_text("a;b\n1;2\n3\n")
+    with pytest.raises(InputError, match="delimiter ';'"):
+        read_data(tmp_path / "ragged.csv")
+
+
+def test_binary_readers_refuse_what_they_cannot_read(tmp_path):
+    np.save(tmp_path / "complex.npy", np.ones((4, 2), complex))
+    with pytest.raises(InputError, match="complex"):
+        MemAEDetector(epochs=1).fit(read_data(tmp_path / "complex.npy").X)
+    (tmp_path / "noise.npy").write_bytes(np.random.default_rng(0).bytes(200))
+    with pytest.raises(InputError, match="not a .npy file"):
+        read_data(tmp_path / "noise.npy")
+    good = gzip.compress(b"\x00\x00\x08\x01" + b"\x00\x00\x00\x04" + bytes(range(4)))
+    broken = good[:12] + bytes(b ^ 0xFF for b in good[12:20]) + good[20:]
+    (tmp_path / "labels-idx1-ubyte.gz").write_bytes(broken)
+    with pytest.raises(InputError, match="cannot read"):
+        read_data(tmp_path / "labels-idx1-ubyte.gz")

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .data.readers import Loaded, read_data, read_labels
+from .data.readers import Loaded, TableLayout, read_data, read_labels
 from .detector import MemAEDetector
 from .errors import InputError, MemAEError
 from .io import atomic_write_text, staged_outputs
@@ -65,6 +65,21 @@ def _add_data_options(p: argparse.ArgumentParser) -> None:
         action=argparse.BooleanOptionalAction,
         default=None,
         help="read folder images as RGB (--color) or grayscale (--no-color)",
+    )
+    g.add_argument(
+        "--header",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="the CSV's first row is a header (--header) or data (--no-header); default: "
+        "recognised (names over data, pandas' 0,1,2,... header)",
+    )
+    g.add_argument("--id-column", help="CSV column (name or 0-based index) of the row ids")
+    g.add_argument(
+        "--drop-columns",
+        type=_str_list,
+        default=[],
+        metavar="A,B",
+        help="CSV columns (names or 0-based indices) to leave out",
     )
     g.add_argument(
         "--one-hot",
@@ -123,6 +138,7 @@ def _read(args: argparse.Namespace, path: str, **override) -> Loaded:
         "image_size": args.image_size,
         "color": args.color,
         "one_hot": args.one_hot,
+        "table": TableLayout(args.header, args.id_column, tuple(args.drop_columns)),
         **override,
     }
     return read_data(path, **opts)

@@ -23,6 +23,8 @@ def check_array(X: Any, name: str = "X", min_samples: int = 1) -> np.ndarray:
         raise InputError(f"{name} cannot be read as an array: {exc}") from None
     if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
         raise InputError(f"{name} has non-numeric values (dtype {arr.dtype}); encode them first")
+    if np.iscomplexobj(arr):
+        raise InputError(f"{name} holds complex numbers (dtype {arr.dtype}); give real values")
     if arr.ndim not in KINDS:
         hint = " (add a channel axis for grayscale images: X[:, None])" if arr.ndim == 3 else ""
         raise InputError(

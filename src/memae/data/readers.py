@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import os
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +31,18 @@ class Loaded:
     encoding: dict | None = None  # how a table's columns were encoded (see read_table)
 
 
+@dataclass(frozen=True)
+class TableLayout:
+    """How a CSV is laid out: ``header`` True / False, or None to recognise it (a row of names
+    over data, pandas' numeric ``0,1,2,...`` header, or no header when the first row looks
+    like the rest); ``id_column`` names the row ids (pandas' unnamed index column is taken as
+    ids by itself); ``drop_columns`` are left out."""
+
+    header: bool | None = None
+    id_column: str | None = None
+    drop_columns: tuple[str, ...] = ()
+
+
 def read_data(
     path: str | os.PathLike,
     *,
@@ -39,11 +52,13 @@ def read_data(
     color: bool | None = None,
     one_hot: bool = False,
     encoding: dict | None = None,
+    table: TableLayout | None = None,
 ) -> Loaded:
     """Dispatch on the file type. ``key`` picks an array in .npz/.mat; ``label_column`` a CSV
     column (name or 0-based index) holding labels; ``image_size`` (h, w) resizes folder images;
     ``color`` forces RGB (True) or grayscale (False) for folders; ``one_hot`` and
-    ``encoding`` are for tables with categorical columns (see ``read_table``)."""
+    ``encoding`` are for tables with categorical columns, ``table`` says how a table is laid
+    out (see ``read_table``)."""
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path} does not exist")
@@ -56,12 +71,12 @@ def read_data(
         if suffix == ".npz":
             return _npz(path, key)
         if suffix in (".csv", ".tsv", ".txt", ".parquet"):
-            return read_table(path, label_column, one_hot=one_hot, encoding=encoding)
+            return read_table(path, label_column, one_hot=one_hot, encoding=encoding, layout=table)
         if suffix == ".mat":
             return _mat(path, key)
         if is_idx(path):
             return Loaded(read_idx(path))
-    except (OSError, EOFError, zipfile.BadZipFile) as exc:
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
         raise InputError(f"cannot read {path}: {exc}") from None
     raise InputError(
         f"{path}: unknown data format; use .npy, .npz, .csv, .parquet, .mat, MNIST IDX or an "
@@ -98,31 +113,39 @@ def read_table(
     labels_only: bool = False,
     one_hot: bool = False,
     encoding: dict | None = None,
+    layout: TableLayout | None = None,
 ) -> Loaded:
-    """CSV/TSV (optional header row) or Parquet; ``label_column`` is split off as labels.
+    """CSV/TSV (optional header row, delimiter , ; or tab) or Parquet; ``label_column`` is
+    split off as labels, ``layout``'s id column as row ids, its dropped columns left out.
 
     Non-numeric columns are refused unless ``one_hot``: then each becomes one 0/1 column per
     category seen here, and ``Loaded.encoding`` records the columns and categories so that
     other files can be encoded the same way (``encoding=``; unseen categories give all zeros).
     """
-    names, rows, has_header = _table_rows(path)
+    layout = layout or TableLayout()
+    names, rows, has_header = _table_rows(path, layout.header)
     width = len(names)
     label_idx = None
     if label_column is not None:
         label_idx = _column_index(path, names, label_column, has_header)
+    id_idx = _id_column(path, names, rows, has_header, layout.id_column)
+    ids = [r[id_idx] for r in rows] if id_idx is not None else None
+    dropped = {_column_index(path, names, c, has_header) for c in layout.drop_columns}
     y = None
     if label_idx is not None:
         col = [r[label_idx] for r in rows]
         y = np.array([float(v) for v in col]) if all(_is_number(v) for v in col) else np.array(col)
         if labels_only:
             return Loaded(np.empty((len(rows), 0)), y)
-    keep = [i for i in range(width) if i != label_idx]
+    keep = [i for i in range(width) if i not in {label_idx, id_idx, *dropped}]
     if encoding is None:
         categorical = [i for i in keep if not all(_is_number(r[i]) for r in rows)]
         if categorical and not one_hot:
+            which = ", ".join(names[i] for i in categorical[:5])
+            which = which if has_header else f"{which} (0-based; the file has no header)"
             raise InputError(
-                f"{path}: non-numeric column(s) {', '.join(names[i] for i in categorical[:5])}; "
-                "pass --one-hot to encode them, or --label-column if it holds labels"
+                f"{path}: non-numeric column(s) {which}; pass --one-hot to encode them, "
+                "--label-column if one holds labels, or --drop-columns"
             )
         encoding = {
             "columns": [
@@ -147,46 +170,104 @@ def read_table(
             cats = np.array(spec["categories"], dtype=object)
             blocks.append((np.array(col, dtype=object)[:, None] == cats[None]).astype(float))
     X = np.hstack(blocks) if blocks else np.empty((len(rows), 0))
-    return Loaded(X, y, encoding=encoding)
+    return Loaded(X, y, ids, encoding=encoding)
 
 
-def _table_rows(path: Path) -> tuple[list[str], list[list[str]], bool]:
-    """-> column names, rows of strings, whether the file had a header."""
+def _id_column(
+    path: Path, names: list[str], rows: list[list[str]], has_header: bool, given: str | None
+) -> int | None:
+    """The id column: the one named, or pandas' unnamed index column (header cell "" or
+    "Unnamed: 0" over the row numbers 0, 1, 2, ...)."""
+    if given is not None:
+        return _column_index(path, names, given, has_header)
+    unnamed = has_header and bool(names) and names[0] in ("", "Unnamed: 0")
+    if unnamed and [r[0] for r in rows] == [str(i) for i in range(len(rows))]:
+        return 0
+    return None
+
+
+def _table_rows(path: Path, header: bool | None = None) -> tuple[list[str], list[list[str]], bool]:
+    """-> column names, rows of strings, whether the file had a header (``header``: say so;
+    None: recognise it)."""
     if path.suffix.lower() == ".parquet":
-        try:
-            import pyarrow.parquet as pq
-        except ImportError:
-            raise InputError("reading Parquet needs pyarrow: pip install pyarrow") from None
-        try:
-            columns = pq.read_table(path).to_pydict()
-        except (OSError, ValueError) as exc:
-            raise InputError(f"cannot read Parquet file {path}: {exc}") from None
-        names = list(columns)
-        text = [["" if v is None else str(v) for v in columns[n]] for n in names]
-        rows = [list(r) for r in zip(*text, strict=True)]
-        if not rows:
-            raise InputError(f"{path} has no rows")
-        return names, rows, True
-    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+        return _parquet_rows(path)
     try:
         with open(path, newline="", encoding="utf-8") as fh:
-            rows = [r for r in csv.reader(fh, delimiter=delimiter) if r]
+            text = fh.read()
     except UnicodeDecodeError:
         raise InputError(f"{path} is not a text table (not UTF-8)") from None
+    delimiter = _delimiter(text, "\t" if path.suffix.lower() == ".tsv" else ",")
+    try:
+        rows = [r for r in csv.reader(text.splitlines(), delimiter=delimiter) if r]
+    except csv.Error as exc:
+        raise InputError(f"{path} is not a readable table: {exc}") from None
     if not rows:
         raise InputError(f"{path} is empty")
-    header = None
-    if any(not _is_number(v) for v in rows[0]):
-        header, rows = rows[0], rows[1:]
+    if header is None:
+        header = _looks_like_header(rows)
+    names = rows[0] if header else None
+    rows = rows[1:] if header else rows
     if not rows:
         raise InputError(f"{path} has a header but no rows")
-    width = len(header or rows[0])
+    width = len(names or rows[0])
     ragged = next((i for i, r in enumerate(rows) if len(r) != width), None)
     if ragged is not None:
         raise InputError(
-            f"{path}: row {ragged + 1} has {len(rows[ragged])} fields, expected {width}"
+            f"{path}: row {ragged + 1 + bool(header)} has {len(rows[ragged])} fields, expected "
+            f"{width} (delimiter {delimiter!r})"
         )
-    return header or [str(i) for i in range(width)], rows, header is not None
+    return names or [str(i) for i in range(width)], rows, bool(header)
+
+
+def _parquet_rows(path: Path) -> tuple[list[str], list[list[str]], bool]:
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise InputError("reading Parquet needs pyarrow: pip install pyarrow") from None
+    try:
+        columns = pq.read_table(path).to_pydict()
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot read Parquet file {path}: {exc}") from None
+    names = list(columns)
+    text = [["" if v is None else str(v) for v in columns[n]] for n in names]
+    rows = [list(r) for r in zip(*text, strict=True)]
+    if not rows:
+        raise InputError(f"{path} has no rows")
+    return names, rows, True
+
+
+def _delimiter(text: str, default: str) -> str:
+    """The one of , ; tab that splits most of the first lines into as many fields (more than
+    one) as the first line; the default when none does."""
+    lines = [line for line in text.splitlines()[:20] if line.strip()]
+    best, best_fit = default, 0
+    for d in (default, *(c for c in (",", ";", "\t") if c != default)):
+        counts = [len(r) for r in csv.reader(lines, delimiter=d)]
+        fit = sum(c == counts[0] for c in counts) if counts and counts[0] > 1 else 0
+        if fit > best_fit:
+            best, best_fit = d, fit
+    return best
+
+
+def _looks_like_header(rows: list[list[str]]) -> bool:
+    """A first row of names over data: pandas' ``0,1,2,...`` (or ``,0,1,...`` with its index
+    column), or a column whose first value is text over numbers below, or text columns whose
+    first value never comes again. A first row like the rest (text where the rest has text,
+    numbers where it has numbers) is data."""
+    first, rest = rows[0], rows[1:21]
+    if not rest:
+        return any(not _is_number(v) for v in first)
+    numbers = [str(i) for i in range(len(first))]
+    if first == numbers or (first[:1] == [""] and first[1:] == numbers[:-1]):
+        return True
+    for j, value in enumerate(first):
+        below = [r[j] for r in rest if j < len(r)]
+        if not _is_number(value) and below and all(_is_number(v) for v in below):
+            return True
+    text_columns = [j for j, v in enumerate(first) if not _is_number(v)]
+    return bool(text_columns) and all(
+        first[j] not in {r[j] for r in rest if j < len(r)} for j in text_columns
+    )
 
 
 def read_image_folder(
@@ -228,6 +309,9 @@ def read_image_folder(
 
 
 def _npy(path: Path) -> np.ndarray:
+    with open(path, "rb") as fh:
+        if fh.read(6) != b"\x93NUMPY":
+            raise InputError(f"{path} is not a .npy file (no NumPy header)")
     try:
         return np.load(path, allow_pickle=False)
     except ValueError as exc:
