@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from memae import CheckpointError, MemAEDetector
-from memae.checkpoint import KILL_AT
+from memae.fitting import KILL_AT
 
 
 @pytest.fixture
@@ -90,3 +90,63 @@ def test_saved_files_get_the_usual_modes_and_other_files_stay(tmp_path):
     for name in ("config.json", "model.safetensors"):
         assert stat.S_IMODE((tmp_path / "m" / name).stat().st_mode) == 0o644
     assert (tmp_path / "m" / "notes.txt").read_text() == "mine"
+
+
+def scores_of(folder, table):
+    X = np.loadtxt(table, delimiter=",", skiprows=1)
+    return MemAEDetector.load(folder).decision_function(X)
+
+
+def test_a_killed_train_resumes_to_the_scores_of_an_uninterrupted_one(table, tmp_path):
+    def run_train(out, *extra, kill_at=None):
+        env = {**os.environ, "OMP_NUM_THREADS": "1"}
+        if kill_at:
+            env[KILL_AT] = kill_at
+        argv = [sys.executable, "-m", "memae.cli", "train", str(table), "--out", str(out)]
+        argv += ["--epochs", "6", "--batch-size", "16", "--lr-schedule", "cosine", "--quiet"]
+        return subprocess.run([*argv, *extra], env=env, capture_output=True, text=True)
+
+    assert run_train(tmp_path / "whole").returncode == 0
+    killed = run_train(tmp_path / "m", kill_at="epoch 4 batch 3")  # mid-epoch SIGKILL
+    assert killed.returncode == -9 and not (tmp_path / "m").exists()
+    assert (tmp_path / "m.train-state").is_dir()
+    resumed = run_train(tmp_path / "m", "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert not (tmp_path / "m.train-state").exists()  # removed once the model is saved
+    np.testing.assert_array_equal(
+        scores_of(tmp_path / "m", table), scores_of(tmp_path / "whole", table)
+    )
+    whole = json.loads((tmp_path / "whole" / "config.json").read_text())
+    again = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert again["threshold"] == whole["threshold"] and again["best_epoch"] == whole["best_epoch"]
+
+
+def test_sigint_stops_at_a_batch_says_how_to_resume_and_keeps_the_old_model(table, tmp_path):
+    assert train(table, tmp_path / "m", seed=0).returncode == 0
+    before = (tmp_path / "m" / "model.safetensors").read_bytes()
+    env = {**os.environ, "OMP_NUM_THREADS": "1", KILL_AT: "int:epoch 2 batch 1"}
+    argv = [sys.executable, "-m", "memae.cli", "train", str(table), "--out", str(tmp_path / "m")]
+    done = subprocess.run(
+        [*argv, "--epochs", "4", "--quiet"], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 1
+    assert "stopped after 1 complete epoch(s)" in done.stderr and "--resume" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert (tmp_path / "m" / "model.safetensors").read_bytes() == before
+    again = subprocess.run(
+        [*argv, "--epochs", "4", "--quiet", "--resume"], capture_output=True, text=True
+    )
+    assert again.returncode == 0, again.stderr
+    assert MemAEDetector.load(tmp_path / "m").history_.best_epoch >= 0
+
+
+def test_resume_refuses_a_state_of_another_run(tmp_path, monkeypatch):
+    X = np.random.default_rng(0).normal(size=(60, 3))
+    with pytest.raises(CheckpointError, match="no training state"):
+        MemAEDetector(epochs=2).fit(X, state_dir=tmp_path / "s", resume=True)
+    from memae.trainstate import TrainState
+
+    monkeypatch.setattr(TrainState, "remove", lambda self: None)  # keep a finished fit's state
+    MemAEDetector(epochs=2, random_state=0).fit(X, state_dir=tmp_path / "s")
+    with pytest.raises(CheckpointError, match="another run"):
+        MemAEDetector(epochs=3, random_state=0).fit(X, state_dir=tmp_path / "s", resume=True)

@@ -16,7 +16,6 @@ import json
 import math
 import os
 import shutil
-import signal
 import tempfile
 from numbers import Integral
 from pathlib import Path
@@ -30,7 +29,7 @@ from torch import Tensor
 
 from . import __version__
 from .errors import CheckpointError
-from .fitting import Schedule, TrainHistory, resolve_device
+from .fitting import Schedule, TrainHistory, fault_point, resolve_device
 from .io import usual_modes
 from .models import create_model
 from .preprocessing import Scaler
@@ -57,7 +56,7 @@ def save(det: MemAEDetector, path: str | os.PathLike) -> None:
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "memae_version": __version__,
-        "params": _jsonable(params),
+        "params": jsonable(params),
         "input_shape": list(det.input_shape_),
         "scaling": det.scaler_.mode,
         "threshold": det.threshold_,
@@ -180,14 +179,6 @@ def check_tensors(path: Any, expected: dict[str, tuple], tensors: dict[str, Tens
         raise CheckpointError(f"{path}: weights contain NaN or infinite values ({_few(bad)})")
 
 
-KILL_AT = "MEMAE_KILL_AT"  # tests: a save is killed (SIGKILL) right after the step named here
-
-
-def _step(name: str) -> None:
-    if os.environ.get(KILL_AT) == name:
-        os.kill(os.getpid(), signal.SIGKILL)
-
-
 def _backup(folder: Path) -> Path:
     return folder.parent / f".{folder.name}.old"
 
@@ -218,18 +209,18 @@ def write(folder: str | os.PathLike, config: dict[str, Any], tensors: dict[str, 
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
     try:
         save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, tmp / WEIGHTS)
-        _step("weights")
+        fault_point("weights")
         config = {**config, "files": {WEIGHTS: sha256(tmp / WEIGHTS)}}
         (tmp / CONFIG).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
-        _step("config")
+        fault_point("config")
         _keep_other_files(folder, tmp)
         usual_modes(tmp)
         backup = _backup(folder)
         if folder.exists():
             os.rename(folder, backup)
-            _step("backup")
+            fault_point("backup")
         os.rename(tmp, folder)
-        _step("swap")
+        fault_point("swap")
         shutil.rmtree(backup, ignore_errors=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -310,11 +301,11 @@ def _few(names: list[str]) -> str:
     return ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
     return value

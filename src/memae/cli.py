@@ -6,12 +6,15 @@ Every failure ends as one line on stderr (``memae: error: ...``) and a non-zero 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import io
 import json
 import logging
 import os
+import signal
 import sys
+import threading
 from functools import partial
 from pathlib import Path
 
@@ -21,6 +24,7 @@ from . import __version__
 from .data.readers import Loaded, TableLayout, read_data, read_labels
 from .detector import MemAEDetector
 from .errors import InputError, MemAEError
+from .fitting import TrainingStopped, request_stop
 from .io import atomic_write_text, staged_outputs
 from .metrics import (
     check_binary_labels,
@@ -190,7 +194,10 @@ def cmd_train(args: argparse.Namespace) -> None:
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out} is a file; give a folder for the model")
     params = {p.name: getattr(args, p.name) for p in PARAMS if p.name in TRAIN_PARAMS}
-    det = MemAEDetector(**params, verbose=0 if args.quiet else 1).fit(X)
+    det = MemAEDetector(**params, verbose=0 if args.quiet else 1)
+    state = train_state_dir(out)
+    with _stop_on_signals(state):
+        det.fit(X, state_dir=state, resume=args.resume)
     det.save(out)
     if args.one_hot and data.encoding is not None:
         atomic_write_text(out / TABLE_ENCODING, json.dumps(data.encoding, indent=1) + "\n")
@@ -209,6 +216,31 @@ def cmd_train(args: argparse.Namespace) -> None:
         f"trained {args.model} on {len(X)} samples of shape {det.input_shape_}; best epoch "
         f"{det.history_.best_epoch + 1}, threshold {det.threshold_:.6g}{extra}; saved to {out}"
     )
+
+
+def train_state_dir(out: Path) -> Path:
+    """Where `memae train --out OUT` keeps its training state until the model is saved."""
+    return out.parent / f"{out.name}.train-state"
+
+
+@contextlib.contextmanager
+def _stop_on_signals(state: Path):
+    """SIGINT and SIGTERM stop training at the next batch boundary; the error then says how
+    to resume from the state of the last complete epoch."""
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        previous = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    except TrainingStopped as stop:
+        raise InputError(
+            f"stopped after {stop.epoch} complete epoch(s); the model was not saved (an earlier "
+            f"one is untouched); the training state is in {state}: run the same command with "
+            "--resume to continue"
+        ) from None
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def cmd_score(args: argparse.Namespace) -> None:
@@ -501,6 +533,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--labels", metavar="FILE", help="labels of DATA, to select --normal-class")
     p.add_argument("--normal-class", metavar="K", help="train only on samples of this class")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run whose training state (saved after every epoch in "
+        "OUT.train-state, until the model is saved) a stop or a crash left",
+    )
     _add_data_options(p)
     p.set_defaults(func=cmd_train)
 

@@ -6,6 +6,7 @@ Three clean levels: ``decision_function`` gives raw scores (higher = more anomal
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from collections.abc import Iterator
@@ -34,6 +35,7 @@ from .models import Autoencoder, create_model, resolve_family
 from .params import MODEL_KEYS, check_params
 from .samples import Samples
 from .scoring import ScoreOutput, Scorer, quantile_threshold
+from .trainstate import TrainState
 from .validation import check_shape
 
 log = logging.getLogger(__name__)
@@ -133,9 +135,20 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
         self.verbose = verbose
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, X: Any, y: Any = None) -> MemAEDetector:
+    def fit(
+        self,
+        X: Any,
+        y: Any = None,
+        *,
+        state_dir: str | os.PathLike | None = None,
+        resume: bool = False,
+    ) -> MemAEDetector:
         """Train on ``X`` (normal data; ``y`` is ignored): arrays (n, d), (n, c, h, w),
         (n, c, t, h, w), or a torch Dataset of such samples.
+
+        ``state_dir``: keep the training state there after every epoch (``memae.trainstate``),
+        removed once training completes; ``resume``: continue the state found there (the
+        same parameters and data), bit for bit as if never stopped.
 
         check -> split and seed -> build -> fit the network (``memae.fitting``) -> calibrate
         ARNet's views -> score the data -> threshold on the held-out scores."""
@@ -159,7 +172,21 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
             cfg.device,
             schedule,
         )
-        fitted = fit_network(net, data, train_idx, val_idx, cfg, generator)
+        state = None
+        if state_dir is not None:
+            fingerprint = {
+                "params": checkpoint.jsonable(self.get_params(deep=False) | {"verbose": 0}),
+                "samples": len(data),
+                "shape": list(data.shape),
+                "seed": seed,
+                "schedule": dataclasses.asdict(schedule),
+            }
+            state = TrainState(state_dir, fingerprint, generator, resume)
+        elif resume:
+            raise InputError("resume=True needs the state_dir of the run to continue")
+        fitted = fit_network(net, data, train_idx, val_idx, cfg, generator, state)
+        if state is not None:
+            state.remove()
         self.model_, self.scaler_, self.history_ = fitted.net, fitted.scaler, fitted.history
         self.input_shape_, self.seed_ = tuple(data.shape), seed
         self.schedule_ = schedule

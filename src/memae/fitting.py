@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import copy
 import logging
+import os
 import random
+import signal
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -75,6 +78,33 @@ def evaluate_loss(model: Autoencoder, batches: Iterable[Tensor]) -> float:
     return total / max(count, 1)
 
 
+class TrainingStopped(KeyboardInterrupt):
+    """Training stopped on request (SIGINT, SIGTERM) at a batch boundary; ``epoch`` epochs
+    were complete, and saved in the training state when there is one."""
+
+    def __init__(self, epoch: int) -> None:
+        super().__init__(f"training stopped after {epoch} complete epoch(s)")
+        self.epoch = epoch
+
+
+_STOP = {"requested": False}
+
+
+def request_stop(*_: object) -> None:
+    """Ask a running ``train`` to stop at the next batch boundary (a signal handler)."""
+    _STOP["requested"] = True
+
+
+class StateStore(Protocol):
+    """Where a run keeps its training state, so that it can be resumed (``memae.trainstate``)."""
+
+    def load(self, model: nn.Module, opt: Any, schedule: Any) -> tuple | None: ...
+
+    def save(
+        self, model: nn.Module, opt: Any, schedule: Any, history: TrainHistory, best: Any
+    ) -> None: ...
+
+
 def train(
     model: Autoencoder,
     train_batches: Callable[[], Iterable[Tensor]],
@@ -86,6 +116,7 @@ def train(
     lr_schedule: str = "constant",
     compile: bool = False,
     verbose: bool = False,
+    state: StateStore | None = None,
 ) -> TrainHistory:
     """Train in place and leave the model at the epoch with the lowest validation
     reconstruction loss (training loss when there is no validation split).
@@ -93,6 +124,7 @@ def train(
     ``train_batches``/``val_batches`` return a fresh iterable of ready (scaled, on-device)
     batches each call. ``compile``: the steps run through ``torch.compile(model)``, which
     shares the model's parameters, so ``model`` itself is what is trained and returned.
+    ``state``: the training state is saved after every epoch, and a saved one is resumed.
     """
     step_model = torch.compile(model) if compile else model
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
@@ -101,25 +133,15 @@ def train(
         schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, epochs))
     elif lr_schedule != "constant":
         raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {lr_schedule!r}")
-    history = TrainHistory()
-    best_state: dict[str, Tensor] | None = None
+    history, best_state = TrainHistory(), None
+    resumed = state.load(model, opt, schedule) if state is not None else None
+    if resumed is not None:
+        history, best_state = resumed
+    _STOP["requested"] = False
     bar = tqdm(range(epochs), desc="train", unit="epoch", disable=not verbose, leave=False)
-    for epoch in bar:
-        step_model.train()
-        total, count = 0.0, 0
-        for x in train_batches():
-            rec, aux = reconstruction_loss(step_model, x)
-            loss = rec + aux
-            if not torch.isfinite(loss):
-                raise FloatingPointError(
-                    f"training loss became {float(loss)} at epoch {epoch + 1}; lower lr"
-                )
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total += float(loss.detach()) * x.shape[0]
-            count += x.shape[0]
-        history.train_loss.append(total / max(count, 1))
+    bar.update(len(history.train_loss))
+    for epoch in range(len(history.train_loss), epochs):
+        history.train_loss.append(_epoch(step_model, opt, train_batches(), epoch))
         if schedule is not None:
             schedule.step()
         score = evaluate_loss(step_model, val_batches()) if val_batches else history.train_loss[-1]
@@ -127,8 +149,12 @@ def train(
         if best_state is None or score < history.best_val_loss:
             history.best_epoch = epoch
             best_state = copy.deepcopy(model.state_dict())
+        if state is not None:
+            state.save(model, opt, schedule, history, best_state)
+        bar.update()
         bar.set_postfix(loss=f"{history.train_loss[-1]:.4g}", val=f"{score:.4g}")
         log.debug("epoch %d: train %.5g val %.5g", epoch + 1, history.train_loss[-1], score)
+    bar.close()
     if best_state is not None:
         model.load_state_dict(best_state)
     log.info(
@@ -136,6 +162,41 @@ def train(
     )
     model.eval()
     return history
+
+
+def _epoch(model: nn.Module, opt: Any, batches: Iterable[Tensor], epoch: int) -> float:
+    """One pass of Adam steps -> the mean training loss; stops at a batch boundary when asked."""
+    model.train()
+    total, count = 0.0, 0
+    for i, x in enumerate(batches):
+        if _STOP["requested"]:
+            raise TrainingStopped(epoch)
+        rec, aux = reconstruction_loss(model, x)
+        loss = rec + aux
+        if not torch.isfinite(loss):
+            raise FloatingPointError(
+                f"training loss became {float(loss)} at epoch {epoch + 1}; lower lr"
+            )
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        total += float(loss.detach()) * x.shape[0]
+        count += x.shape[0]
+        fault_point(f"epoch {epoch + 1} batch {i + 1}")
+    return total / max(count, 1)
+
+
+KILL_AT = "MEMAE_KILL_AT"  # tests: SIGKILL at the step named here ("epoch 2 batch 3", "swap")
+
+
+def fault_point(name: str) -> None:
+    """Tests: SIGKILL this process at the step named by ``MEMAE_KILL_AT`` (SIGINT for
+    ``int:NAME``)."""
+    wanted = os.environ.get(KILL_AT)
+    if wanted == name:
+        os.kill(os.getpid(), signal.SIGKILL)
+    if wanted == f"int:{name}":
+        os.kill(os.getpid(), signal.SIGINT)
 
 
 def resolve_device(device: str) -> torch.device:
@@ -244,6 +305,7 @@ def fit_network(
     val_idx: Tensor,
     cfg: FitConfig,
     generator: torch.Generator,
+    state: StateStore | None = None,
 ) -> Fitted:
     """Fit the scaler on the training rows, train ``net`` on them (best epoch on ``val_idx``),
     and return it on ``cfg.device`` in the plain layout."""
@@ -266,5 +328,6 @@ def fit_network(
         lr_schedule=cfg.lr_schedule,
         compile=cfg.compile,
         verbose=cfg.verbose,
+        state=state,
     )
     return Fitted(net.to(memory_format=torch.contiguous_format), scaler, history, val_idx)
