@@ -46,3 +46,22 @@ def test_only_restoring_models_carry_view_weights(tmp_path):
     np.testing.assert_array_equal(again.decision_function(X), det.decision_function(X))
     arnet = MemAEDetector.load(FIXTURES / "unet_arnet" / "model")
     assert arnet.model_.view_weights.shape == (4,)
+
+
+def test_the_best_epoch_is_counted_from_one_in_config_and_output(tmp_path, capsys):
+    import json
+
+    from memae.cli import main
+
+    old = MemAEDetector.load(FIXTURES / "mlp_memae" / "model")
+    v1 = json.loads((FIXTURES / "mlp_memae" / "model" / "config.json").read_text())
+    assert old.history_.best_epoch == v1["best_epoch"]  # counted from 0 before
+    X = np.random.default_rng(0).normal(size=(80, 3))
+    np.savetxt(tmp_path / "t.csv", X, delimiter=",", header="a,b,c", comments="")
+    assert (
+        main(["train", str(tmp_path / "t.csv"), "--out", str(tmp_path / "m"), "--epochs", "3"]) == 0
+    )
+    printed = int(capsys.readouterr().out.split("best epoch ")[1].split(",")[0])
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert config["best_epoch"] == printed
+    assert MemAEDetector.load(tmp_path / "m").history_.best_epoch == printed - 1

@@ -61,7 +61,8 @@ def save(det: MemAEDetector, path: str | os.PathLike) -> None:
         "scaling": det.scaler_.mode,
         "threshold": det.threshold_,
         "seed": det.seed_,
-        "best_epoch": det.history_.best_epoch,
+        "best_epoch": det.history_.best_epoch + 1,  # counted from 1, as printed everywhere
+        "epochs_counted_from": 1,
         "schedule": dataclasses.asdict(schedule) if schedule else None,
         "memory_usage": det.memory_usage_,
         "tensors": {k: list(v.shape) for k, v in tensors.items()},
@@ -84,7 +85,9 @@ def load(cls: type[MemAEDetector], path: str | os.PathLike, device: str | None) 
         threshold = float(config["threshold"])
         mode = str(config["scaling"])
         schedule = Schedule(**config["schedule"]) if config.get("schedule") else None
-        history = TrainHistory(best_epoch=int(config.get("best_epoch", -1)))
+        # folders written before epochs_counted_from counted the best epoch from 0
+        first = int(config.get("epochs_counted_from", 0))
+        history = TrainHistory(best_epoch=int(config.get("best_epoch", first - 1)) - first)
     except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"{path}/config.json is inconsistent: {exc}") from None
     _drop_unused_view_weights(path, net, tensors)
@@ -128,6 +131,7 @@ KNOWN_KEYS = {
     "threshold",
     "seed",
     "best_epoch",
+    "epochs_counted_from",
     "schedule",
     "memory_usage",
     "tensors",
