@@ -286,3 +286,23 @@ def test_faster_training_matches_the_default_and_saves_a_plain_module(
     loaded = MemAEDetector.load(tmp_path / "m")
     assert loaded.get_params()[option] is True
     np.testing.assert_allclose(loaded.decision_function(X), fast.decision_function(X))
+
+
+def test_warnings_where_the_result_is_likely_wrong(caplog):
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(40, 1, 8, 8)).astype(np.float32)
+    det = MemAEDetector("ae", epochs=1, random_state=0).fit(images)
+    with caplog.at_level("WARNING", logger="memae.detector"):
+        det.decision_function(images[:5])
+    assert caplog.text == ""  # data like the training data: no warning
+    with caplog.at_level("WARNING", logger="memae.detector"):
+        det.decision_function(images[:5] / 255.0)  # trained on 0-255, scored on 0-1
+    assert "spans only" in caplog.text and "0-255" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="memae.detector"):
+        det.decision_function(images[:5] * 100)
+    assert "far outside the training range" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="memae.detector"):
+        MemAEDetector("ae", epochs=1, random_state=0).fit(rng.normal(size=(20, 400)))
+    assert "parameters for" in caplog.text and "training values" in caplog.text

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import os
 from collections.abc import Iterator
 from numbers import Integral
@@ -24,6 +25,7 @@ from .errors import InputError, NotFittedError
 from .fitting import (
     FitConfig,
     Schedule,
+    count_parameters,
     fit_network,
     resolve_device,
     resolve_schedule,
@@ -33,6 +35,7 @@ from .fitting import (
 from .memory import UsageMeter
 from .models import Autoencoder, create_model, resolve_family
 from .params import MODEL_KEYS, check_params
+from .preprocessing import range_warning
 from .samples import Samples
 from .scoring import ScoreOutput, Scorer, quantile_threshold
 from .trainstate import TrainState
@@ -161,6 +164,7 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
         family = resolve_family(self.model, data.shape, self.family)
         schedule = resolve_schedule(family, len(train_idx), self.epochs, self.batch_size, self.lr)
         net = self._build(data.shape)
+        _warn_if_oversized(net, len(train_idx) * math.prod(data.shape))
         cfg = self._fit_config(schedule)
         log.info(
             "training %s (%s) on %d samples of shape %s, %d held out, on %s: %s",
@@ -242,12 +246,12 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
     # ------------------------------------------------------------------ scoring
     def decision_function(self, X: Any) -> np.ndarray:
         """Anomaly score per sample: mean squared reconstruction error (higher = more anomalous)."""
-        return self._score(self._samples(X))[0]
+        return self._score(self._samples(X), check_range=True)[0]
 
     def score_maps(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
         """Images and clips: ``decision_function(X)`` and ``error_maps(X)`` from one pass."""
         data = self._image_samples(X)
-        scores, maps = self._score(data, maps=True)
+        scores, maps = self._score(data, maps=True, check_range=True)
         return scores, maps
 
     def score_samples(self, X: Any) -> np.ndarray:
@@ -381,23 +385,46 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
         """(V, n): mean squared error of each sample under each view, unweighted."""
         scorer, parts = self.scorer(), []
         for batch in data.batches(batch_size=self.inference_batch_size):
-            errs, _ = scorer.view_errors(batch.to(scorer.offset.device))
+            errs, _, _ = scorer.view_errors(batch.to(scorer.offset.device))
             parts.append(errs.flatten(2).mean(2))
         return torch.cat(parts, 1)
 
     def _score(
-        self, data: Samples, meter: UsageMeter | None = None, maps: bool = False
+        self,
+        data: Samples,
+        meter: UsageMeter | None = None,
+        maps: bool = False,
+        check_range: bool = False,
     ) -> tuple[np.ndarray, np.ndarray | None]:
         """-> (scores (n,), error maps (n, *map) when ``maps``) in one pass; ``meter`` counts
-        the memory addressing."""
-        scores, error_maps = [], []
+        the memory addressing; ``check_range`` warns of data unlike the training data's range."""
+        scores, error_maps, ranges = [], [], []
         for out in self._outputs(data):
+            ranges.append(out.input_range)
             scores.append(out.score.double().cpu().numpy())
             if maps:
                 error_maps.append(out.error_map.cpu().numpy())
             if meter is not None and out.model.weights is not None:
                 meter.update(out.model.weights)
+        if check_range:
+            lo, hi = torch.stack(ranges).T
+            message = range_warning(self.scaler_.mode, float(lo.min()), float(hi.max()))
+            if message:
+                log.warning(message)
         all_scores = np.concatenate(scores)
         if not np.isfinite(all_scores).all():
             raise InputError("scores are not finite: the data is far outside the training range")
         return all_scores, (np.concatenate(error_maps) if maps else None)
+
+
+def _warn_if_oversized(net: Autoencoder, values: int) -> None:
+    """A model with far more parameters than the training data has values memorises it."""
+    params = count_parameters(net)
+    if params > 10 * values:
+        log.warning(
+            "the model has %s parameters for %s training values (%.0fx): it can memorise the "
+            "data; use a narrower net (model_options hidden=[...], layers, channels) or more rows",
+            f"{params:,}",
+            f"{values:,}",
+            params / values,
+        )

@@ -24,6 +24,33 @@ def resolve_mode(mode: str, sample_rank: int) -> str:
     return mode
 
 
+def apply_scaling(x: Tensor, offset: Tensor, scale: Tensor) -> Tensor:
+    """The one scaling formula: (x - offset) * scale."""
+    return (x - offset) * scale
+
+
+def range_warning(mode: str, lo: float, hi: float) -> str | None:
+    """Scored data that the training data's scaling maps far outside, or into a sliver of,
+    where the training data lay ([0, 1] for minmax and global, about [-3, 3] for standard)
+    -> a sentence naming the likely cause; None when it looks like the training data."""
+    if mode == "none":
+        return None
+    span = 1.0 if mode != "standard" else 6.0
+    low, high = (0.0, 1.0) if mode != "standard" else (-3.0, 3.0)
+    where = f"scaled by the training data's {mode} scaling to [{lo:.3g}, {hi:.3g}]"
+    if lo < low - 10 * span or hi > high + 10 * span:
+        return (
+            f"the data lies far outside the training range ({where}, training: "
+            f"[{low:g}, {high:g}]): is it in other units or scaled differently?"
+        )
+    if hi - lo < 0.02 * span:
+        return (
+            f"the data spans only {(hi - lo) / span:.2%} of the training range ({where}): is it "
+            "in other units (e.g. trained on 0-255, scored on 0-1)?"
+        )
+    return None
+
+
 class Scaler:
     def __init__(self, mode: str, offset: Tensor, scale: Tensor) -> None:
         self.mode = mode
@@ -61,7 +88,7 @@ class Scaler:
         return cls(mode, offset.float().reshape(shape), scale.float().reshape(shape))
 
     def __call__(self, x: Tensor) -> Tensor:
-        return (x - self.offset.to(x.device)) * self.scale.to(x.device)
+        return apply_scaling(x, self.offset.to(x.device), self.scale.to(x.device))
 
     def inverse(self, x: Tensor) -> Tensor:
         return x / self.scale.to(x.device) + self.offset.to(x.device)

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .models import Autoencoder, ModelOutput
-from .preprocessing import Scaler
+from .preprocessing import Scaler, apply_scaling
 
 
 @dataclass
@@ -28,6 +28,7 @@ class ScoreOutput:
     score: Tensor
     error: Tensor
     model: ModelOutput
+    input_range: Tensor  # (2,): the smallest and largest scaled input value of the batch
 
     @property
     def error_map(self) -> Tensor:
@@ -48,22 +49,22 @@ class Scorer(nn.Module):
         self.sigma = float(sigma)
         self.top = float(top)
 
-    def view_errors(self, x: Tensor) -> tuple[Tensor, ModelOutput]:
-        """raw (B, *shape) -> the unweighted squared error of each view (V, B, *shape) and the
-        model's output for the first view."""
-        scaled = (x - self.offset) * self.scale
+    def view_errors(self, x: Tensor) -> tuple[Tensor, ModelOutput, Tensor]:
+        """raw (B, *shape) -> the unweighted squared error of each view (V, B, *shape), the
+        model's output for the first view, and the scaled input's (min, max)."""
+        scaled = apply_scaling(x, self.offset, self.scale)
         outs = [self.net(v) for v in self.net.views(scaled)]
         errs = torch.stack([squared_error(scaled, o.reconstruction, self.sigma) for o in outs])
-        return errs, outs[0]
+        return errs, outs[0], torch.stack([scaled.min(), scaled.max()])
 
     def forward(self, x: Tensor) -> ScoreOutput:
-        errs, out = self.view_errors(x)  # (V, B, *shape)
+        errs, out, input_range = self.view_errors(x)  # (V, B, *shape)
         if self.net.restoration is None:  # one view: the input itself
             err = errs[0]  # (B, *shape)
         else:
             w = self.net.view_weights.reshape(-1, *([1] * x.dim()))
             err = (errs * w).mean(0)  # (B, *shape)
-        return ScoreOutput(sample_scores(err, self.top), err, out)
+        return ScoreOutput(sample_scores(err, self.top), err, out, input_range)
 
 
 def squared_error(x: Tensor, x_hat: Tensor, sigma: float = 0.0) -> Tensor:
