@@ -7,7 +7,11 @@ InputError naming the file and the problem.
 from __future__ import annotations
 
 import csv
+import multiprocessing
 import os
+import struct
+import tempfile
+import tokenize
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -15,8 +19,35 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, MemAEError
 from .idx import is_idx, read_idx
+
+# what the parsers of the formats (numpy, scipy, h5py, pyarrow, PIL, gzip, zipfile) raise on a
+# malformed file: turned into one InputError naming the file
+PARSE_ERRORS = (
+    OSError,
+    EOFError,
+    ValueError,
+    TypeError,
+    KeyError,
+    IndexError,
+    AttributeError,
+    RuntimeError,
+    NotImplementedError,
+    SyntaxError,
+    OverflowError,
+    MemoryError,
+    zipfile.BadZipFile,
+    zlib.error,
+    struct.error,
+    tokenize.TokenError,
+)
+
+
+def _reason(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__
+
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif", ".webp"}
 DATA_KEYS = ("X", "x", "data", "images")
@@ -62,10 +93,10 @@ def read_data(
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path} does not exist")
-    if path.is_dir():
-        return read_image_folder(path, image_size=image_size, color=color)
     suffix = path.suffix.lower()
     try:
+        if path.is_dir():
+            return read_image_folder(path, image_size=image_size, color=color)
         if suffix == ".npy":
             return Loaded(_npy(path))
         if suffix == ".npz":
@@ -76,8 +107,10 @@ def read_data(
             return _mat(path, key)
         if is_idx(path):
             return Loaded(read_idx(path))
-    except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
-        raise InputError(f"cannot read {path}: {exc}") from None
+    except MemAEError:
+        raise
+    except PARSE_ERRORS as exc:  # a malformed file, as the format's parser saw it
+        raise InputError(f"cannot read {path}: {_reason(exc)}") from None
     raise InputError(
         f"{path}: unknown data format; use .npy, .npz, .csv, .parquet, .mat, MNIST IDX or an "
         "image folder"
@@ -227,7 +260,7 @@ def _parquet_rows(path: Path) -> tuple[list[str], list[list[str]], bool]:
     try:
         columns = pq.read_table(path).to_pydict()
     except (OSError, ValueError) as exc:
-        raise InputError(f"cannot read Parquet file {path}: {exc}") from None
+        raise InputError(f"cannot read Parquet file {path}: {_reason(exc)}") from None
     names = list(columns)
     text = [["" if v is None else str(v) for v in columns[n]] for n in names]
     rows = [list(r) for r in zip(*text, strict=True)]
@@ -329,17 +362,57 @@ def _npz(path: Path, key: str | None) -> Loaded:
 
 def _mat(path: Path, key: str | None) -> Loaded:
     import h5py
-    import scipy.io
 
     if h5py.is_hdf5(path):  # MATLAB v7.3 stores the column-major transpose
         with h5py.File(path, "r") as f:
             arrays = {k: np.asarray(f[k]).T for k in f if isinstance(f[k], h5py.Dataset)}
     else:
-        try:
-            arrays = {k: v for k, v in scipy.io.loadmat(path).items() if not k.startswith("__")}
-        except (ValueError, NotImplementedError) as exc:
-            raise InputError(f"{path} is not a readable .mat file: {exc}") from None
+        arrays = _mat_v5(path)
     return _pick(path, arrays, key)
+
+
+def _mat_v5(path: Path, timeout: float = 300.0) -> dict[str, np.ndarray]:
+    """scipy's MATLAB v5 reader can crash the process on a malformed file (found by fuzzing:
+    a segmentation fault), so it runs in a forked child that writes the numeric arrays to a
+    temporary .npz (read back without pickle); a crash or a hang is a malformed file."""
+    if "fork" not in multiprocessing.get_all_start_methods():  # pragma: no cover (Windows)
+        return _mat_v5_arrays(path)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "arrays.npz"
+        child = multiprocessing.get_context("fork").Process(
+            target=_mat_v5_child, args=(path, out), daemon=True
+        )
+        child.start()
+        child.join(timeout)
+        if child.is_alive():
+            child.kill()
+            raise InputError(f"{path}: the MATLAB reader did not finish in {timeout:.0f} s")
+        if child.exitcode != 0 or not out.exists():
+            raise InputError(f"{path} is not a readable .mat file (the MATLAB reader crashed)")
+        with np.load(out, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+    if "__error__" in arrays:
+        raise InputError(f"{path} is not a readable .mat file: {arrays['__error__'].item()}")
+    return arrays
+
+
+def _mat_v5_arrays(path: Path) -> dict[str, np.ndarray]:
+    import scipy.io
+
+    try:
+        loaded = scipy.io.loadmat(path)
+    except (*PARSE_ERRORS, scipy.io.matlab.MatReadError) as exc:
+        raise InputError(_reason(exc)) from None
+    return {k: v for k, v in loaded.items() if not k.startswith("__")}
+
+
+def _mat_v5_child(path: Path, out: Path) -> None:
+    try:
+        arrays = _mat_v5_arrays(path)
+        numeric = {k: v for k, v in arrays.items() if np.asarray(v).dtype.kind in "biufc"}
+    except InputError as exc:
+        numeric = {"__error__": np.array(str(exc))}
+    np.savez(out, **numeric)
 
 
 def _pick(path: Path, arrays: dict[str, np.ndarray], key: str | None) -> Loaded:
