@@ -35,7 +35,7 @@ def test_a_train_killed_at_any_save_step_leaves_the_old_model_or_the_new(table, 
     folder = tmp_path / "m"
     assert train(table, folder, seed=0).returncode == 0
     old = json.loads((folder / "config.json").read_text())
-    killed = train(table, folder, seed=1, kill_at=step)
+    killed = train(table, folder, seed=1, kill_at=f"model {step}")
     assert killed.returncode == -9, killed.stderr  # SIGKILL at that step
     det = MemAEDetector.load(folder)  # loads: never a mixture, never missing
     expected_seed = 1 if step == "swap" else 0

@@ -200,11 +200,17 @@ def recover(folder: Path) -> None:
         shutil.rmtree(stale, ignore_errors=True)
 
 
-def write(folder: str | os.PathLike, config: dict[str, Any], tensors: dict[str, Tensor]) -> None:
+def write(
+    folder: str | os.PathLike,
+    config: dict[str, Any],
+    tensors: dict[str, Tensor],
+    kind: str = "model",
+) -> None:
     """Write the model folder whole or not at all: a temporary folder beside it is filled
     (the weights, their sha256 in the config, the config; other files of an existing folder
     linked in), then swapped in by two renames. A kill at any step leaves the old folder or the
-    new one (``recover`` puts the old one back if the kill fell between the renames)."""
+    new one (``recover`` puts the old one back if the kill fell between the renames).
+    ``kind`` names the folder in the test fault points ("model swap", "state weights")."""
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise CheckpointError(f"cannot save the model to {folder}: it is a file, not a folder")
@@ -213,18 +219,18 @@ def write(folder: str | os.PathLike, config: dict[str, Any], tensors: dict[str, 
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
     try:
         save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, tmp / WEIGHTS)
-        fault_point("weights")
+        fault_point(f"{kind} weights")
         config = {**config, "files": {WEIGHTS: sha256(tmp / WEIGHTS)}}
         (tmp / CONFIG).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
-        fault_point("config")
+        fault_point(f"{kind} config")
         _keep_other_files(folder, tmp)
         usual_modes(tmp)
         backup = _backup(folder)
         if folder.exists():
             os.rename(folder, backup)
-            fault_point("backup")
+            fault_point(f"{kind} backup")
         os.rename(tmp, folder)
-        fault_point("swap")
+        fault_point(f"{kind} swap")
         shutil.rmtree(backup, ignore_errors=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

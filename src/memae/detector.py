@@ -418,9 +418,10 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
 
 
 def _warn_if_oversized(net: Autoencoder, values: int) -> None:
-    """A model with far more parameters than the training data has values memorises it."""
+    """A large model with far more parameters than the training data has values memorises
+    it (small tables under the mlp preset's floor widths are not warned about)."""
     params = count_parameters(net)
-    if params > 10 * values:
+    if params > 20 * values and params > 100_000:
         log.warning(
             "the model has %s parameters for %s training values (%.0fx): it can memorise the "
             "data; use a narrower net (model_options hidden=[...], layers, channels) or more rows",

@@ -64,7 +64,7 @@ class TrainState:
             "opt_param_groups": opt_state["param_groups"],
             "schedule": schedule.state_dict() if schedule is not None else None,
         }
-        checkpoint.write(self.path, config, tensors)
+        checkpoint.write(self.path, config, tensors, kind="state")
 
     def load(
         self, model: nn.Module, opt: torch.optim.Optimizer, schedule: Any
