@@ -262,3 +262,17 @@ def test_bench_tabular_protocol_flag_is_checked(tmp_path, capsys):
     args = ["bench", "tabular", "--suite", "odds", "--data-dir", str(write_odds(tmp_path / "o"))]
     assert main([*args, "--protocol", "code", "--out", str(tmp_path / "out")]) == 1
     assert "--protocol applies to KDDCUP99" in capsys.readouterr().err
+
+
+def test_a_failing_pyod_reference_is_one_memae_error(monkeypatch):
+    pytest.importorskip("pyod")
+    from pyod.models.auto_encoder import AutoEncoder
+
+    from memae.bench.baselines import PyODReference
+
+    def broken(self, X, y=None):  # PyOD's AutoEncoder does this on a 29-row table
+        raise UnboundLocalError("cannot access local variable 'loss'")
+
+    monkeypatch.setattr(AutoEncoder, "fit", broken)
+    with pytest.raises(InputError, match="PyOD's pyod-ae failed on 29 training rows"):
+        PyODReference("pyod-ae").fit(np.zeros((29, 3)))

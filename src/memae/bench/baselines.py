@@ -9,6 +9,8 @@ from sklearn.neighbors import KernelDensity
 from sklearn.preprocessing import MinMaxScaler
 from sklearn.svm import OneClassSVM
 
+from ..errors import InputError
+
 
 class _Flat:
     """Flatten samples and scale features to [0, 1] on the training data."""
@@ -93,7 +95,13 @@ class PyODReference:
             model = ECOD()
         else:
             model = AutoEncoder(random_state=self.random_state, verbose=0, device=self.device)
-        self.model_ = model.fit(self.scaler_.transform(X))
+        try:
+            self.model_ = model.fit(self.scaler_.transform(X))
+        except Exception as exc:  # a reference's own bug must not read as a traceback of ours
+            raise InputError(
+                f"PyOD's {self.name} failed on {len(X)} training rows of width {X.shape[1]}: "
+                f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
+            ) from None
         return self
 
     def decision_function(self, X: np.ndarray) -> np.ndarray:
