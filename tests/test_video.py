@@ -232,7 +232,7 @@ def test_stream_matches_batch_scoring(clip_model):
     frames = moving_square(30, size=16, anomalous={12, 13})
     seen = []
     res = score_stream(
-        det, iter(frames), top_k=3, batch_size=4, sink=lambda f, s: seen.append((f, s))
+        det, iter(frames), top_k=3, batch_size=4, sink=lambda f, s, m: seen.append((f, s))
     )
     batch, _ = score_videos(det, [Video("v", frames)], clip_len=8, stride=1)
     np.testing.assert_allclose(res.scores, batch[0], rtol=1e-4)
@@ -251,7 +251,7 @@ def test_stream_memory_does_not_grow_with_length(clip_model):
     def peak(n):
         frames = (moving_square(16, size=16)[i % 16] for i in range(n))
         tracemalloc.start()
-        score_stream(det, frames, sink=lambda f, s: None)
+        score_stream(det, frames, sink=lambda f, s, m: None)
         top = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
         return top
@@ -366,3 +366,24 @@ def test_a_failed_video_run_leaves_earlier_outputs_untouched(clip_model, tmp_pat
     assert code == 1 and "fewer labels" in capsys.readouterr().err
     assert {p.name: p.read_bytes() for p in (tmp_path / "out").iterdir()} == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cam.avi", "out", "short.npy"]
+
+
+def test_annotated_video_is_the_footage_at_its_size_rate_and_colour(clip_model, tmp_path, capsys):
+    import av
+
+    from memae.cli import main
+
+    _, model = clip_model
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 256, size=(30, 24, 40, 3), dtype=np.uint8)
+    frames[..., 0] = 200  # a strong red channel: colour must survive
+    write_video_file(tmp_path / "street.avi", frames, fps=10)
+    argv = ["score", str(tmp_path / "street.avi"), "--model", str(model), "--annotate"]
+    assert main([*argv, "--out", str(tmp_path / "out")]) == 0, capsys.readouterr().err
+    with av.open(str(tmp_path / "out" / "street_annotated.mp4")) as container:
+        stream = container.streams.video[0]
+        assert float(stream.average_rate) == pytest.approx(10)
+        decoded = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    assert len(decoded) == 30 and decoded[0].shape == (24, 40, 3)  # not the model's 16x16
+    top = decoded[0][:12].astype(int)  # above the score bar
+    assert (top[..., 0] - top[..., 1]).mean() > 40  # colour, not grey

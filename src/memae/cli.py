@@ -15,6 +15,7 @@ import os
 import signal
 import sys
 import threading
+from collections import deque
 from functools import partial
 from pathlib import Path
 
@@ -294,7 +295,7 @@ def _score_videos_into(
     stage: Path, args: argparse.Namespace, det: MemAEDetector, videos: list, truth
 ) -> int:
     from . import plots
-    from .data.video import VideoWriter, iter_frames
+    from .data.video import VideoWriter, frame_rate, iter_frames
     from .stream import score_stream
 
     size = tuple(det.input_shape_[2:])
@@ -304,11 +305,15 @@ def _score_videos_into(
     writer.writerow(["video", "frame", "score", "normality"])
     done = 0
     for name, path in videos:
-        video_out = VideoWriter(stage / f"{name}_annotated.mp4") if args.annotate else None
-        sink = None if video_out is None else partial(_write_annotated, video_out, threshold)
-        result = score_stream(det, iter_frames(path, size), sink=sink)
-        if video_out is not None:
+        if args.annotate:
+            video_out = VideoWriter(stage / f"{name}_annotated.mp4", fps=frame_rate(path))
+            source: deque[np.ndarray] = deque()  # the footage, until its frame is scored
+            frames = _model_frames(path, size, source)
+            sink = partial(_write_annotated, video_out, threshold, source)
+            result = score_stream(det, frames, sink=sink)
             video_out.close()
+        else:
+            result = score_stream(det, iter_frames(path, size))
         norm = result.normality
         writer.writerows(
             (name, i, f"{a:.6g}", f"{b:.6g}")
@@ -337,16 +342,35 @@ def _score_videos_into(
     return done
 
 
-def _write_annotated(writer, threshold: float, frame: np.ndarray, score: float) -> None:
-    """Gray frame -> RGB with a bar along the bottom (length ~ score / (2 x threshold), red
-    above the threshold) -> the writer."""
-    rgb = np.repeat(frame[..., None], 3, axis=2)
-    h, w = frame.shape
+def _model_frames(path: Path, size: tuple, source: deque):
+    """The model's frames of a video, each source frame (RGB, its own size) kept in
+    ``source`` until the annotated output takes it: the footage is decoded once."""
+    from .data.video import iter_source_images, model_frame
+
+    for im in iter_source_images(path):
+        source.append(np.asarray(im.convert("RGB")))
+        yield model_frame(im, size)
+
+
+def _write_annotated(
+    writer, threshold: float, source: deque, frame: np.ndarray, score: float, error: np.ndarray
+) -> None:
+    """The source frame at its own size and colour, its error map (upsampled from the model's
+    size) laid over it in red where the error reaches the threshold's level, and a bar along
+    the bottom (length ~ score / (2 x threshold), red above the threshold) -> the writer."""
+    from PIL import Image
+
+    rgb = source.popleft().astype(np.float32)
+    h, w = rgb.shape[:2]
+    heat = np.asarray(Image.fromarray(error.astype(np.float32)).resize((w, h), Image.BILINEAR))
+    alpha = 0.6 * np.clip(heat / (2 * threshold), 0, 1)[..., None] if threshold > 0 else 0.0
+    rgb = rgb * (1 - alpha) + np.array([255.0, 0.0, 0.0]) * alpha
+    out = rgb.clip(0, 255).astype(np.uint8)
     bar = max(2, h // 16)
     fill = int(w * min(1.0, score / (2 * threshold))) if threshold > 0 else 0
-    rgb[h - bar :, :] = 0
-    rgb[h - bar :, :fill] = (220, 30, 30) if score > threshold else (30, 200, 30)
-    writer.write(rgb)
+    out[h - bar :, :] = 0
+    out[h - bar :, :fill] = (220, 30, 30) if score > threshold else (30, 200, 30)
+    writer.write(out)
 
 
 def _read_scores(path: str) -> tuple[np.ndarray, np.ndarray | None, list[str] | None]:

@@ -20,7 +20,8 @@ from .detector import MemAEDetector
 from .errors import InputError
 from .scoring import normality
 
-FrameSink = Callable[[np.ndarray, float], None]  # (frame uint8 (h, w), score) in frame order
+# (frame uint8 (h, w), its score, its error map (h, w) at the model's size), in frame order
+FrameSink = Callable[[np.ndarray, float, np.ndarray], None]
 
 
 @dataclass
@@ -47,6 +48,7 @@ class _Stream:
         self.batch: list[np.ndarray] = []
         self.batch_starts: list[int] = []
         self.clip_scores: list[float] = []
+        self.centre_maps: dict[int, np.ndarray] = {}  # clip -> its centre frame's error map
         self.worst: list[tuple[float, int, np.ndarray, np.ndarray]] = []  # min-heap, top_k
         self.n = 0
 
@@ -69,6 +71,8 @@ class _Stream:
         for start, score, m, clip in zip(
             self.batch_starts, scores.tolist(), maps, self.batch, strict=True
         ):
+            if self.sink is not None:
+                self.centre_maps[len(self.clip_scores)] = m[self.half].copy()
             self.clip_scores.append(score)
             self._keep_worst(
                 (score, start + self.half, clip[self.half].copy(), m[self.half].copy())
@@ -89,8 +93,12 @@ class _Stream:
         scored = len(self.clip_scores)
         while self.pending and (final or (scored and done - self.half < scored)):
             idx = min(max(done - self.half, 0), scored - 1)
-            self.sink(self.pending.popleft(), self.clip_scores[idx])
+            self.sink(self.pending.popleft(), self.clip_scores[idx], self.centre_maps[idx])
             done += 1
+            for old in [
+                k for k in self.centre_maps if k < min(max(done - self.half, 0), scored - 1)
+            ]:
+                del self.centre_maps[old]  # no later frame takes this clip's map
 
 
 def score_stream(

@@ -12,6 +12,7 @@ import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -102,9 +103,32 @@ def iter_video_file(
     path: str | os.PathLike, size: tuple[int, int] | None = None
 ) -> Iterator[np.ndarray]:
     """Frames of a video file one at a time (h, w) uint8, for streaming long inputs."""
+    for im in iter_source_images(path):
+        yield model_frame(im, size)
+
+
+def model_frame(im: Image.Image, size: tuple[int, int] | None) -> np.ndarray:
+    """A source image -> the (h, w) uint8 grayscale frame a clip model reads."""
+    im = im.convert("L")
+    if size is not None and im.size != (size[1], size[0]):
+        im = im.resize((size[1], size[0]), Image.BILINEAR)
+    return np.asarray(im, dtype=np.uint8)
+
+
+def iter_source_images(path: str | os.PathLike) -> Iterator[Image.Image]:
+    """The frames of a video file or a frame folder as they are (size, colour), one at a time."""
+    path = Path(path)
+    if path.is_dir():
+        for p in _image_files(path):
+            try:
+                with Image.open(p) as im:
+                    frame = im.copy()
+                yield frame
+            except OSError as exc:
+                raise InputError(f"cannot read frame {p}: {exc}") from None
+        return
     import av
 
-    path = Path(path)
     if not path.is_file():
         raise InputError(f"video file {path} does not exist")
     count = 0
@@ -113,21 +137,33 @@ def iter_video_file(
             if not container.streams.video:
                 raise InputError(f"{path} has no video stream")
             for frame in container.decode(video=0):
-                im = frame.to_image().convert("L")
-                if size is not None and im.size != (size[1], size[0]):
-                    im = im.resize((size[1], size[0]), Image.BILINEAR)
                 count += 1
-                yield np.asarray(im, dtype=np.uint8)
+                yield frame.to_image()
     except av.error.FFmpegError as exc:
         raise InputError(f"cannot decode video {path}: {exc}") from None
     if count == 0:
         raise InputError(f"{path} holds no decodable frames")
 
 
+def frame_rate(path: str | os.PathLike, default: float = 25.0) -> float:
+    """A video file's frame rate; ``default`` for frame folders (they carry none)."""
+    path = Path(path)
+    if path.is_dir():
+        return default
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            rate = container.streams.video[0].average_rate if container.streams.video else None
+    except av.error.FFmpegError:
+        return default
+    return float(rate) if rate else default
+
+
 class VideoWriter:
     """Frames (h, w) or (h, w, 3) uint8, one at a time, into an .avi (MJPEG) or .mp4 file."""
 
-    def __init__(self, path: str | os.PathLike, fps: int = 25) -> None:
+    def __init__(self, path: str | os.PathLike, fps: float = 25) -> None:
         import av
 
         self.path = Path(path)
@@ -140,10 +176,14 @@ class VideoWriter:
         rgb = frame if frame.ndim == 3 else np.repeat(frame[..., None], 3, axis=2)
         if self._stream is None:
             mjpeg = self.path.suffix.lower() == ".avi"
-            self._stream = self._container.add_stream("mjpeg" if mjpeg else "mpeg4", rate=self.fps)
-            self._stream.height, self._stream.width = rgb.shape[:2]
+            rate = Fraction(self.fps).limit_denominator(1001)
+            self._stream = self._container.add_stream("mjpeg" if mjpeg else "mpeg4", rate=rate)
+            self._stream.height, self._stream.width = (d - d % 2 for d in rgb.shape[:2])
             self._stream.pix_fmt = "yuvj420p" if mjpeg else "yuv420p"
-        frame_av = self._av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+        h, w = self._stream.height, self._stream.width  # yuv420 needs even sizes
+        frame_av = self._av.VideoFrame.from_ndarray(
+            np.ascontiguousarray(rgb[:h, :w]), format="rgb24"
+        )
         for packet in self._stream.encode(frame_av):
             self._container.mux(packet)
 
