@@ -141,7 +141,14 @@ def train(
     bar = tqdm(range(epochs), desc="train", unit="epoch", disable=not verbose, leave=False)
     bar.update(len(history.train_loss))
     for epoch in range(len(history.train_loss), epochs):
-        history.train_loss.append(_epoch(step_model, opt, train_batches(), epoch))
+        batches = tqdm(
+            train_batches(),
+            desc=f"epoch {epoch + 1}",
+            unit="batch",
+            disable=not verbose,
+            leave=False,
+        )  # progress within an epoch, for long ones
+        history.train_loss.append(_epoch(step_model, opt, batches, epoch))
         if schedule is not None:
             schedule.step()
         score = evaluate_loss(step_model, val_batches()) if val_batches else history.train_loss[-1]
