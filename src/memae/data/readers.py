@@ -7,6 +7,7 @@ InputError naming the file and the problem.
 from __future__ import annotations
 
 import csv
+import faulthandler
 import multiprocessing
 import os
 import struct
@@ -407,6 +408,7 @@ def _mat_v5_arrays(path: Path) -> dict[str, np.ndarray]:
 
 
 def _mat_v5_child(path: Path, out: Path) -> None:
+    faulthandler.disable()  # a crash here is expected on a malformed file; the parent says so
     try:
         arrays = _mat_v5_arrays(path)
         numeric = {k: v for k, v in arrays.items() if np.asarray(v).dtype.kind in "biufc"}
