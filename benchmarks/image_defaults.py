@@ -35,7 +35,8 @@ def main() -> None:
     X = images.astype(np.float32) / 255.0
     done = set()
     if args.out.exists():
-        done = {(r["digit"], r["settings"]) for r in csv.DictReader(open(args.out))}
+        with open(args.out, newline="") as fh:
+            done = {(r["digit"], r["settings"]) for r in csv.DictReader(fh)}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     new = not args.out.exists()
     with open(args.out, "a", newline="") as fh:
