@@ -22,9 +22,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import safetensors.torch
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch import Tensor
 
 from . import __version__
@@ -285,22 +286,24 @@ def read(folder: str | os.PathLike) -> tuple[dict[str, Any], dict[str, Tensor]]:
         raise CheckpointError(f"{folder / CONFIG} is corrupt: not valid JSON ({exc})") from None
     if not isinstance(config, dict):
         raise CheckpointError(f"{folder / CONFIG} is not a memae config (not a JSON object)")
-    _check_files(folder, config.get("files"))
+    weights = (folder / WEIGHTS).read_bytes()  # read once: checked, then parsed
+    _check_files(folder, config.get("files"), weights)
     try:
-        tensors = load_file(folder / WEIGHTS)
+        tensors = safetensors.torch.load(weights)
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise CheckpointError(f"{folder / WEIGHTS} is corrupt or truncated: {msg}") from None
     return config, tensors
 
 
-def _check_files(folder: Path, files: Any) -> None:
-    """The checksums the config records (folders saved before checksums have none)."""
+def _check_files(folder: Path, files: Any, weights: bytes) -> None:
+    """The checksum the config records of the ``weights`` bytes (folders saved before
+    checksums have none)."""
     if files is None:
         return
     if not isinstance(files, dict) or set(files) != {WEIGHTS}:
         raise CheckpointError(f"{folder / CONFIG}: 'files' must hold the sha256 of {WEIGHTS}")
-    if sha256(folder / WEIGHTS) != files[WEIGHTS]:
+    if hashlib.sha256(weights).hexdigest() != files[WEIGHTS]:
         raise CheckpointError(
             f"{folder / WEIGHTS} is corrupt or truncated: its sha256 differs from the one "
             f"{CONFIG} records"
