@@ -26,9 +26,10 @@ def test_v1_folder_loads_and_scores_the_same(name):
     np.testing.assert_allclose(
         det.decision_function(X), np.load(folder / "scores.npy"), rtol=1e-5, atol=1e-7
     )
-    if (folder / "error_maps.npy").exists():
+    if (folder / "error_maps.npy").exists():  # per pixel, so rounding shows more: another
+        # processor's kernels (AVX-512 or not) move a U-Net's maps by up to 2e-4 relative
         np.testing.assert_allclose(
-            det.error_maps(X), np.load(folder / "error_maps.npy"), rtol=1e-5, atol=1e-7
+            det.error_maps(X), np.load(folder / "error_maps.npy"), rtol=1e-3, atol=1e-7
         )
     assert det.predict(X).shape == (len(X),)
 

@@ -9,7 +9,7 @@ from PIL import Image
 
 from memae import InputError, MemAEDetector
 from memae.data.idx import is_idx, read_idx
-from memae.data.readers import read_data, read_labels
+from memae.data.readers import TableLayout, read_data, read_labels
 
 
 def write_idx(path, arr, compress=False):
@@ -198,3 +198,71 @@ def test_binary_readers_refuse_what_they_cannot_read(tmp_path):
     (tmp_path / "labels-idx1-ubyte.gz").write_bytes(broken)
     with pytest.raises(InputError, match="cannot read"):
         read_data(tmp_path / "labels-idx1-ubyte.gz")
+
+
+TABLES = {
+    "header": ("a,b,c\n1,2,3\n4.5,5,-6e2\n7,8,9\n", {}),
+    "no header": ("1,2,3\n4,5,6\n7,8,9\n", {}),
+    "pandas index": (",a,b\n0,1.5,2\n1,3,4\n2,5,6\n", {}),
+    "id and label": (
+        "id;x;y;label\nr1;1;2;cat\nr2;3;4;dog\nr3;5;6;cat\n",
+        {"label_column": "label"},
+    ),
+    "numeric label": ("x\ty\tk\n1\t2\t0\n3\t4\t1\n5\t6\t0\n", {"label_column": "k"}),
+    "dropped": ("t,x,y\n9,1,2\n8,3,4\n7,5,6\n", {"table": TableLayout(drop_columns=("t",))}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(TABLES))
+def test_the_columnar_reader_reads_numeric_tables_as_the_general_one(tmp_path, name):
+    pytest.importorskip("pyarrow")
+    from memae.data.columnar import read_numeric
+    from memae.data.readers import read_table
+
+    text, options = TABLES[name]
+    path = tmp_path / ("t.tsv" if "\t" in text else "t.csv")
+    path.write_text(text)
+    layout = options.get("table", TableLayout())
+    if name == "id and label":
+        layout = TableLayout(id_column="id")
+    label = options.get("label_column")
+    fast = read_numeric(path, label, layout, None)
+    assert fast is not None  # these all take the fast path
+    slow = read_table(path, label, layout=layout)
+    assert fast.X.dtype == np.float32
+    np.testing.assert_array_equal(fast.X, slow.X.astype(np.float32))
+    assert fast.ids == slow.ids and fast.encoding == slow.encoding
+    if slow.y is None:
+        assert fast.y is None
+    else:
+        np.testing.assert_array_equal(fast.y, slow.y)
+
+
+def test_tables_the_columnar_reader_cannot_take_go_to_the_general_one(tmp_path):
+    pytest.importorskip("pyarrow")
+    from memae.data.columnar import read_numeric
+
+    cases = {
+        "text.csv": "a,b\n1,x\n2,y\n",  # a category column: one-hot or an error, as before
+        "ragged.csv": "a,b\n1,2\n3\n",
+        "bool.csv": "a,b\n1,true\n2,false\n",
+    }
+    for name, text in cases.items():
+        (tmp_path / name).write_text(text)
+        assert read_numeric(tmp_path / name, None, TableLayout(), None) is None, name
+    with pytest.raises(InputError, match="row 3 has 1 fields"):
+        read_data(tmp_path / "ragged.csv")
+    with pytest.raises(InputError, match="non-numeric column"):
+        read_data(tmp_path / "text.csv")
+    assert read_data(tmp_path / "text.csv", one_hot=True).X.shape == (2, 3)
+
+
+def test_an_npy_is_memory_mapped_and_trains_from_the_file(tmp_path):
+    X = np.random.default_rng(0).normal(size=(400, 5))  # float64 on disk
+    np.save(tmp_path / "x.npy", X)
+    loaded = read_data(tmp_path / "x.npy")
+    assert isinstance(loaded.X, np.memmap)
+    params = {"epochs": 2, "random_state": 0, "threads": 1}
+    mapped = MemAEDetector(**params).fit(loaded.X)
+    in_memory = MemAEDetector(**params).fit(X.astype(np.float32))
+    np.testing.assert_array_equal(mapped.decision_scores_, in_memory.decision_scores_)

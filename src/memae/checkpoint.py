@@ -2,9 +2,11 @@
 
 ``config.json`` holds the format tag and version, the estimator's parameters, the input shape,
 the scaling mode, the threshold, the seed, the best epoch, the resolved training schedule and
-the memory usage; ``model.safetensors`` the network (``model.*``), the scaler (``scaler.*``)
-and the training scores (``decision_scores``). Loading reads JSON and safetensors only:
-nothing is ever unpickled, and every tensor is checked against the network the config builds.
+the memory usage and how it was trained (``run``: ranks, backend, device, threads, precision;
+absent in older folders); ``model.safetensors`` the network (``model.*``), the scaler
+(``scaler.*``) and the training scores (``decision_scores``). Loading reads JSON and
+safetensors only: nothing is ever unpickled, and every tensor is checked against the network
+the config builds.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from safetensors import SafetensorError
 from safetensors.torch import save_file
 from torch import Tensor
 
-from . import __version__
+from . import __version__, distributed
 from .errors import CheckpointError
 from .fitting import Schedule, TrainHistory, fault_point, resolve_device
 from .io import usual_modes
@@ -66,9 +68,13 @@ def save(det: MemAEDetector, path: str | os.PathLike) -> None:
         "epochs_counted_from": 1,
         "schedule": dataclasses.asdict(schedule) if schedule else None,
         "memory_usage": det.memory_usage_,
+        "run": getattr(det, "run_", None),  # how it was trained: ranks, backend, precision
         "tensors": {k: list(v.shape) for k, v in tensors.items()},
     }
-    write(path, config, tensors)
+    world = distributed.current()
+    if world.main:  # one writer in a distributed job; the others wait until it is written
+        write(path, config, tensors)
+    distributed.barrier(world)
 
 
 def load(cls: type[MemAEDetector], path: str | os.PathLike, device: str | None) -> MemAEDetector:
@@ -108,6 +114,8 @@ def load(cls: type[MemAEDetector], path: str | os.PathLike, device: str | None) 
     if schedule is not None:
         det.schedule_ = schedule
     det.memory_usage_ = config.get("memory_usage")
+    if config.get("run") is not None:
+        det.run_ = config["run"]
     det.decision_scores_ = tensors["decision_scores"].double().numpy()
     det.labels_ = (det.decision_scores_ > threshold).astype(int)
     return det
@@ -135,6 +143,7 @@ KNOWN_KEYS = {
     "epochs_counted_from",
     "schedule",
     "memory_usage",
+    "run",
     "tensors",
     "files",
 }

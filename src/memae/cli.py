@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__
+from . import __version__, distributed
 from .data.readers import Loaded, TableLayout, read_data, read_labels
 from .detector import MemAEDetector
 from .errors import InputError, MemAEError
@@ -162,7 +162,7 @@ def _output(out: str | Path, flag: str, *inputs: str | Path | None) -> Path:
             raise InputError(f"{flag} {out} would overwrite the input {given}; choose another")
     parent = out.parent
     if not parent.exists():
-        parent.mkdir(parents=True)
+        parent.mkdir(parents=True, exist_ok=True)  # the ranks of a torchrun job race here
         print(f"memae: created the folder {parent} for {flag}", file=sys.stderr)
     return out
 
@@ -199,7 +199,9 @@ def cmd_train(args: argparse.Namespace) -> None:
     state = train_state_dir(out)
     with _stop_on_signals(state):
         det.fit(X, state_dir=state, resume=args.resume)
-    det.save(out)
+    det.save(out)  # written by rank 0 of a torchrun job
+    if not distributed.current().main:
+        return
     if args.one_hot and data.encoding is not None:
         atomic_write_text(out / TABLE_ENCODING, json.dumps(data.encoding, indent=1) + "\n")
     elif (out / TABLE_ENCODING).exists():
@@ -757,6 +759,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         args.func(args)
+        distributed.leave()
     except KeyboardInterrupt:
         print("memae: interrupted", file=sys.stderr)
         return 130

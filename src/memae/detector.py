@@ -20,7 +20,8 @@ from sklearn.base import BaseEstimator, OutlierMixin
 from sklearn.utils import check_random_state
 from torch import Tensor
 
-from . import checkpoint
+from . import checkpoint, distributed
+from .distributed import World
 from .errors import InputError, NotFittedError
 from .fitting import (
     FitConfig,
@@ -36,6 +37,7 @@ from .memory import UsageMeter
 from .models import Autoencoder, create_model, resolve_family
 from .params import MODEL_KEYS, check_params
 from .preprocessing import range_warning
+from .runtime import cpu_count, local_processes, resolve_threads, step_flops, torch_threads
 from .samples import Samples
 from .scoring import ScoreOutput, Scorer, quantile_threshold
 from .trainstate import TrainState
@@ -68,7 +70,20 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
             an edge then count less than missing or added structure.
         error_top: score by the mean of this fraction of positions with the largest error
             (pixels, clip positions or features; 1: the mean over all, as in the papers).
-        device: ``auto`` (CUDA when available), ``cpu``, ``cuda``, ``cuda:1``, ...
+        device: ``auto`` (CUDA when available), ``cpu``, ``cuda``, ``cuda:1``, ...; under
+            ``torchrun`` a bare ``cuda`` is each rank's own GPU.
+        threads: torch intra-op threads for fitting and scoring, like scikit-learn's
+            ``n_jobs``. ``auto``: one for a step too small to gain from more (the tabular
+            nets), otherwise the cores that are idle when the work starts (shared out among a
+            torchrun job's processes on the machine); ``MEMAE_THREADS`` overrides ``auto``.
+            Scores are bit-reproducible for a fixed thread count: set it for exact reruns.
+        precision: ``fp32``, or ``bf16`` / ``fp16`` mixed precision for the training steps
+            (autocast; fp16 with a gradient scaler). Weights stay fp32, and scores are always
+            computed in fp32.
+        loader_workers: DataLoader worker processes that read a Dataset's items while the
+            model trains (pinned memory and non-blocking copies with a GPU); ``auto``: none on
+            CPU, where the training threads use the cores, up to 8 with a GPU. Arrays are
+            read in the main process.
         compile: train through ``torch.compile`` (the first epoch pays the compilation; the
             saved model is the same plain module). Scores match eager training up to
             floating-point differences that training amplifies, not bit for bit. On a 2-core
@@ -105,6 +120,9 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
         error_sigma: float = 0.0,
         error_top: float = 1.0,
         device: str = "auto",
+        threads: int | str = "auto",
+        precision: str = "fp32",
+        loader_workers: int | str = "auto",
         compile: bool = False,
         channels_last: bool = False,
         inference_batch_size: int = 256,
@@ -131,6 +149,9 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
         self.error_sigma = error_sigma
         self.error_top = error_top
         self.device = device
+        self.threads = threads
+        self.precision = precision
+        self.loader_workers = loader_workers
         self.compile = compile
         self.channels_last = channels_last
         self.inference_batch_size = inference_batch_size
@@ -158,16 +179,32 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
         self._check_params()
         data = Samples(X, "X", min_samples=2)
         self._check_data(data.shape)
-        seed = self._seed()
+        device = distributed.local_device(resolve_device(self.device))
+        world = distributed.join(device)
+        seed = distributed.gather(world, self._seed())[0]  # rank 0's, when drawn at random
         generator = seed_everything(seed)
         val_idx, train_idx = split_indices(len(data), self.validation_fraction, generator)
         family = resolve_family(self.model, data.shape, self.family)
         schedule = resolve_schedule(family, len(train_idx), self.epochs, self.batch_size, self.lr)
+        if schedule.batch_size < world.size:
+            raise InputError(
+                f"batch_size {schedule.batch_size} is smaller than the {world.size} ranks"
+            )
         net = self._build(data.shape)
+        if world.size > 1:  # each rank its own noise (erasers, sampling) from here on
+            torch.manual_seed(seed + world.rank)
         _warn_if_oversized(net, len(train_idx) * math.prod(data.shape))
-        cfg = self._fit_config(schedule)
+        per_step = schedule.batch_size / world.size
+        threads = resolve_threads(self.threads, lambda: step_flops(net, data.shape) * per_step)
+        cfg = self._fit_config(schedule, device, world, workers=self._workers(data, device))
+        self.run_ = {
+            **world.describe(),
+            "device": str(device),
+            "threads": threads,
+            "precision": self.precision,
+        }
         log.info(
-            "training %s (%s) on %d samples of shape %s, %d held out, on %s: %s",
+            "training %s (%s) on %d samples of shape %s, %d held out, on %s: %s, %s",
             self.model,
             family,
             len(train_idx),
@@ -175,37 +212,64 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
             len(val_idx),
             cfg.device,
             schedule,
+            self.run_,
         )
-        state = None
-        if state_dir is not None:
-            fingerprint = {
-                "params": checkpoint.jsonable(self.get_params(deep=False) | {"verbose": 0}),
-                "samples": len(data),
-                "shape": list(data.shape),
-                "seed": seed,
-                "schedule": dataclasses.asdict(schedule),
-            }
-            state = TrainState(state_dir, fingerprint, generator, resume)
-        elif resume:
-            raise InputError("resume=True needs the state_dir of the run to continue")
-        fitted = fit_network(net, data, train_idx, val_idx, cfg, generator, state)
-        if state is not None:
-            state.remove()
-        self.model_, self.scaler_, self.history_ = fitted.net, fitted.scaler, fitted.history
-        self.input_shape_, self.seed_ = tuple(data.shape), seed
-        self.schedule_ = schedule
+        state = self._train_state(state_dir, resume, data, seed, schedule, generator)
+        with torch_threads(threads):
+            fitted = fit_network(net, data, train_idx, val_idx, cfg, generator, state)
+            if state is not None and world.main:
+                state.remove()
+            self.model_, self.scaler_, self.history_ = fitted.net, fitted.scaler, fitted.history
+            self.input_shape_, self.seed_ = tuple(data.shape), seed
+            self.schedule_ = schedule
+            self._calibrate(data, val_idx, world)
+        return self
 
+    def _calibrate(self, data: Samples, val_idx: Tensor, world: World) -> None:
+        """Set ARNet's view weights, the training scores, the memory usage and the threshold
+        from the trained network; each rank scores its part of the data."""
         if self.model_.normalize_views:  # ARNet option: each view's error / its training mean
             self.model_.view_weights.copy_(1.0 / self._view_errors(data).mean(1).clamp_min(1e-12))
         meter = UsageMeter(self.model_.memory.num_slots) if self.model_.memory else None
-        scores, _ = self._score(data, meter=meter)
-        self.memory_usage_ = meter.summary() if meter else None
+        mine = world.part(torch.arange(len(data)))
+        scores, _ = self._score(data, meter=meter, indices=mine)
+        parts = distributed.gather(world, (scores, meter))
+        scores = np.concatenate([part for part, _ in parts])
+        self.memory_usage_ = UsageMeter.merge([m for _, m in parts]).summary() if meter else None
         self._warn_collapse()
         self.decision_scores_ = scores
         held_out = scores[val_idx.numpy()] if len(val_idx) else scores
         self.threshold_ = quantile_threshold(held_out, self._quantile())
         self.labels_ = (scores > self.threshold_).astype(int)
-        return self
+
+    def _train_state(
+        self,
+        state_dir: str | os.PathLike | None,
+        resume: bool,
+        data: Samples,
+        seed: int,
+        schedule: Schedule,
+        generator: torch.Generator,
+    ) -> TrainState | None:
+        if state_dir is None:
+            if resume:
+                raise InputError("resume=True needs the state_dir of the run to continue")
+            return None
+        fingerprint = {
+            "params": checkpoint.jsonable(self.get_params(deep=False) | {"verbose": 0}),
+            "samples": len(data),
+            "shape": list(data.shape),
+            "seed": seed,
+            "schedule": dataclasses.asdict(schedule),
+        }
+        return TrainState(state_dir, fingerprint, generator, resume)
+
+    def _workers(self, data: Samples, device: torch.device) -> int:
+        if self.loader_workers != "auto" or data.dataset is None:
+            return int(self.loader_workers) if data.dataset is not None else 0
+        if device.type != "cuda":
+            return 0
+        return max(0, min(8, cpu_count() // local_processes() - 1))
 
     def _check_data(self, shape: tuple[int, ...]) -> None:
         if self.error_sigma and len(shape) < 3:
@@ -220,17 +284,22 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
             msg = f"cannot build model {self.model!r} for samples {shape}: {exc}"
             raise InputError(msg) from None
 
-    def _fit_config(self, schedule: Schedule) -> FitConfig:
+    def _fit_config(
+        self, schedule: Schedule, device: torch.device, world: World, workers: int
+    ) -> FitConfig:
         return FitConfig(
             schedule=schedule,
             weight_decay=float(self.weight_decay),
             lr_schedule=self.lr_schedule,
             scaling=self.scaling,
-            device=resolve_device(self.device),
+            device=device,
             compile=bool(self.compile),
             channels_last=bool(self.channels_last),
+            precision=self.precision,
+            workers=workers,
             inference_batch_size=self.inference_batch_size,
-            verbose=bool(self.verbose),
+            verbose=bool(self.verbose) and world.main,
+            world=world,
         )
 
     def _warn_collapse(self) -> None:
@@ -373,12 +442,20 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
         return scorer.to(next(net.parameters()).device).eval()
 
     @torch.no_grad()
-    def _outputs(self, data: Samples) -> Iterator[ScoreOutput]:
-        """The scorer's output per inference batch, in order."""
+    def _outputs(self, data: Samples, indices: Tensor | None = None) -> Iterator[ScoreOutput]:
+        """The scorer's output per inference batch of ``indices`` (all samples), in order."""
         scorer = self.scorer()
         device = scorer.offset.device
-        for batch in data.batches(batch_size=self.inference_batch_size):
-            yield scorer(batch.to(device))
+        with torch_threads(self._scoring_threads()):
+            for batch in data.batches(indices, batch_size=self.inference_batch_size):
+                yield scorer(batch.to(device))
+
+    def _scoring_threads(self) -> int:
+        def flops() -> float:
+            per_sample = step_flops(self.model_, self.input_shape_, train=False)
+            return per_sample * self.inference_batch_size
+
+        return resolve_threads(self.threads, flops)
 
     @torch.no_grad()
     def _view_errors(self, data: Samples) -> Tensor:
@@ -395,11 +472,12 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
         meter: UsageMeter | None = None,
         maps: bool = False,
         check_range: bool = False,
+        indices: Tensor | None = None,
     ) -> tuple[np.ndarray, np.ndarray | None]:
         """-> (scores (n,), error maps (n, *map) when ``maps``) in one pass; ``meter`` counts
         the memory addressing; ``check_range`` warns of data unlike the training data's range."""
         scores, error_maps, ranges = [], [], []
-        for out in self._outputs(data):
+        for out in self._outputs(data, indices):
             ranges.append(out.input_range)
             scores.append(out.score.double().cpu().numpy())
             if maps:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import math
 import os
 import random
 import signal
@@ -18,8 +19,9 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from .distributed import ONE, World, sum_all
 from .models import Autoencoder
-from .params import AUTO
+from .params import AUTO, PRECISIONS
 from .preprocessing import Scaler
 from .samples import Samples
 
@@ -52,19 +54,25 @@ class TrainHistory:
 
 
 def reconstruction_loss(
-    model: Autoencoder, x: Tensor, generator: torch.Generator | None = None
+    model: Autoencoder,
+    x: Tensor,
+    generator: torch.Generator | None = None,
+    forward: Callable[[Tensor], Any] | None = None,
 ) -> tuple[Tensor, Tensor]:
     """Mean squared error of the output against the target (x, or the original of an erased x
-    for restoring models) and the model's auxiliary loss. ``generator`` draws the erasers."""
+    for restoring models) and the model's auxiliary loss. ``generator`` draws the erasers;
+    ``forward`` runs the model (a compiled or distributed wrapper of it; ``model`` itself when
+    None)."""
     inputs, target = model.training_pair(x, generator)
-    out = model(inputs)
-    rec = torch.mean((out.reconstruction - target) ** 2)
-    return rec, out.aux_loss
+    out = (model if forward is None else forward)(inputs)
+    rec = torch.mean((out.reconstruction.float() - target) ** 2)
+    return rec, out.aux_loss.float()
 
 
 @torch.no_grad()
-def evaluate_loss(model: Autoencoder, batches: Iterable[Tensor]) -> float:
-    """Mean squared reconstruction error per element (no auxiliary term), in eval mode.
+def evaluate_loss(model: Autoencoder, batches: Iterable[Tensor], world: World = ONE) -> float:
+    """Mean squared reconstruction error per element (no auxiliary term), in eval mode, over
+    the batches of every rank.
 
     Restoring models draw the same erasers on every call (a fixed seed), so the losses of
     two epochs compare the same views and best-epoch selection is not noise."""
@@ -75,6 +83,7 @@ def evaluate_loss(model: Autoencoder, batches: Iterable[Tensor]) -> float:
         rec, _ = reconstruction_loss(model, x, views)
         total += float(rec) * x.shape[0]
         count += x.shape[0]
+    total, count = sum_all(world, total, count)
     return total / max(count, 1)
 
 
@@ -105,9 +114,12 @@ class StateStore(Protocol):
     ) -> None: ...
 
 
+Batch = tuple[Tensor, float]  # this rank's samples, and the loss weight of its share
+
+
 def train(
     model: Autoencoder,
-    train_batches: Callable[[], Iterable[Tensor]],
+    train_batches: Callable[[], Iterable[Batch]],
     val_batches: Callable[[], Iterable[Tensor]] | None,
     *,
     epochs: int,
@@ -115,19 +127,24 @@ def train(
     weight_decay: float = 0.0,
     lr_schedule: str = "constant",
     compile: bool = False,
+    precision: str = "fp32",
     verbose: bool = False,
     state: StateStore | None = None,
+    world: World = ONE,
 ) -> TrainHistory:
     """Train in place and leave the model at the epoch with the lowest validation
     reconstruction loss (training loss when there is no validation split).
 
     ``train_batches``/``val_batches`` return a fresh iterable of ready (scaled, on-device)
-    batches each call. ``compile``: the steps run through ``torch.compile(model)``, which
-    shares the model's parameters, so ``model`` itself is what is trained and returned.
-    ``state``: the training state is saved after every epoch, and a saved one is resumed.
+    batches of this rank each call; a training batch comes with the weight of its loss
+    (``memae.distributed``; 1 in one process). ``compile``: the steps run through
+    ``torch.compile``, which shares the model's parameters, so ``model`` itself is what is
+    trained and returned. ``precision``: ``bf16`` or ``fp16`` run the steps under autocast
+    (fp16 with a gradient scaler); weights, optimiser and losses stay fp32. ``state``: the
+    training state is saved after every epoch (by rank 0), and a saved one is resumed.
     """
-    step_model = torch.compile(model) if compile else model
-    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    step = _step_module(model, world, compile)
+    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay, **_fused(model))
     schedule = None
     if lr_schedule == "cosine":  # decays to 0 over the epochs: a calm end to pick the best from
         schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, epochs))
@@ -137,26 +154,22 @@ def train(
     resumed = state.load(model, opt, schedule) if state is not None else None
     if resumed is not None:
         history, best_state = resumed
+    steps = Steps(model, step, opt, Precision(precision, _device_of(model)), world)
     _STOP["requested"] = False
     bar = tqdm(total=epochs, desc="train", unit="epoch", disable=not verbose, leave=False)
     bar.update(len(history.train_loss))  # epochs a resumed state already holds
     for epoch in range(len(history.train_loss), epochs):
-        batches = tqdm(
-            train_batches(),
-            desc=f"epoch {epoch + 1}",
-            unit="batch",
-            disable=not verbose,
-            leave=False,
-        )  # progress within an epoch, for long ones
-        history.train_loss.append(_epoch(step_model, opt, batches, epoch))
+        history.train_loss.append(steps.epoch(train_batches(), epoch, verbose))
         if schedule is not None:
             schedule.step()
-        score = evaluate_loss(step_model, val_batches()) if val_batches else history.train_loss[-1]
+        score = (
+            evaluate_loss(model, val_batches(), world) if val_batches else history.train_loss[-1]
+        )
         history.val_loss.append(score)
         if best_state is None or score < history.best_val_loss:
             history.best_epoch = epoch
             best_state = copy.deepcopy(model.state_dict())
-        if state is not None:
+        if state is not None and world.main:
             state.save(model, opt, schedule, history, best_state)
         bar.update()
         bar.set_postfix(loss=f"{history.train_loss[-1]:.4g}", val=f"{score:.4g}")
@@ -171,36 +184,104 @@ def train(
     return history
 
 
-def _epoch(model: nn.Module, opt: Any, batches: Iterable[Tensor], epoch: int) -> float:
-    """One pass of Adam steps -> the mean training loss; stops at a batch boundary when asked."""
-    model.train()
-    total, count = 0.0, 0
-    for i, x in enumerate(batches):
-        if _STOP["requested"]:
-            raise TrainingStopped(epoch)
-        rec, aux = reconstruction_loss(model, x)
+def _device_of(model: nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
+def _fused(model: nn.Module) -> dict[str, bool]:
+    """Adam's fused kernel (one op per step for all parameters instead of a dozen per tensor:
+    a quarter of a small net's step) where torch has it for these parameters."""
+    device = _device_of(model)
+    ok = device.type in ("cpu", "cuda") and all(p.is_floating_point() for p in model.parameters())
+    return {"fused": True} if ok else {}
+
+
+def _step_module(model: Autoencoder, world: World, compile: bool) -> Callable[[Tensor], Any]:
+    """What runs a training step's forward: the model, wrapped by DistributedDataParallel
+    across ranks and by torch.compile when asked; all share the model's parameters."""
+    step: Any = model
+    if world.size > 1:
+        from torch.nn.parallel import DistributedDataParallel
+
+        device = _device_of(model)
+        ids = [device.index] if device.type == "cuda" else None
+        step = DistributedDataParallel(model, device_ids=ids)
+    return torch.compile(step) if compile else step
+
+
+@dataclass(frozen=True)
+class Precision:
+    """Mixed precision of the training steps: autocast to bf16 or fp16 (with loss scaling)."""
+
+    name: str
+    device: torch.device
+
+    def __post_init__(self) -> None:
+        if self.name not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.name!r}")
+
+    def autocast(self) -> Any:
+        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.name)
+        return torch.autocast(self.device.type, dtype=dtype, enabled=dtype is not None)
+
+    def scaler(self) -> Any:
+        return torch.amp.GradScaler(self.device.type, enabled=self.name == "fp16")
+
+
+class Steps:
+    """Adam steps over one epoch's batches, in this rank's share of each global batch."""
+
+    def __init__(
+        self, model: Autoencoder, step: Callable, opt: Any, precision: Precision, world: World
+    ) -> None:
+        self.model, self.step, self.opt = model, step, opt
+        self.precision, self.world = precision, world
+        self.grad_scaler = precision.scaler()
+
+    def epoch(self, batches: Iterable[Batch], epoch: int, verbose: bool) -> float:
+        """One pass -> the mean training loss over all ranks; stops at a batch boundary when
+        asked, and on a loss that is not finite."""
+        self.model.train()
+        total, count = 0.0, 0
+        bar = tqdm(
+            batches, desc=f"epoch {epoch + 1}", unit="batch", disable=not verbose, leave=False
+        )  # progress within an epoch, for long ones
+        for i, (x, weight) in enumerate(bar):
+            if _STOP["requested"]:
+                raise TrainingStopped(epoch)
+            loss = self._step(x, weight, epoch)
+            total += loss * x.shape[0]
+            count += x.shape[0]
+            if KILL_AT in os.environ:  # tests only; no string built per step otherwise
+                fault_point(f"epoch {epoch + 1} batch {i + 1}", self.world.rank)
+        total, count = sum_all(self.world, total, count)
+        return total / max(count, 1)
+
+    def _step(self, x: Tensor, weight: float, epoch: int) -> float:
+        with self.precision.autocast():
+            rec, aux = reconstruction_loss(self.model, x, forward=self.step)
         loss = rec + aux
         if not torch.isfinite(loss):
             raise FloatingPointError(
                 f"training loss became {float(loss)} at epoch {epoch + 1}; lower lr"
             )
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        total += float(loss.detach()) * x.shape[0]
-        count += x.shape[0]
-        if KILL_AT in os.environ:  # tests only; no string built per step otherwise
-            fault_point(f"epoch {epoch + 1} batch {i + 1}")
-    return total / max(count, 1)
+        self.opt.zero_grad(set_to_none=True)
+        scaled = loss * weight if weight != 1.0 else loss
+        self.grad_scaler.scale(scaled).backward()
+        self.grad_scaler.step(self.opt)
+        self.grad_scaler.update()
+        return float(loss.detach())
 
 
 KILL_AT = "MEMAE_KILL_AT"  # tests: SIGKILL at the step named here ("epoch 2 batch 3", "swap")
 
 
-def fault_point(name: str) -> None:
+def fault_point(name: str, rank: int = 0) -> None:
     """Tests: SIGKILL this process at the step named by ``MEMAE_KILL_AT`` (SIGINT for
-    ``int:NAME``)."""
+    ``int:NAME``; ``rank1:NAME`` for rank 1 of a distributed job only)."""
     wanted = os.environ.get(KILL_AT)
+    if wanted == f"rank{rank}:{name}":
+        os.kill(os.getpid(), signal.SIGKILL)
     if wanted == name:
         os.kill(os.getpid(), signal.SIGKILL)
     if wanted == f"int:{name}":
@@ -226,19 +307,27 @@ class Budget:
     """A family's ``auto`` training: about ``samples`` training samples seen (epochs =
     samples / n_train within ``epochs``), batches of ``batch_size`` (at most an eighth of the
     training rows, at least 8, so small tables still take several steps an epoch), Adam ``lr``.
+
+    Tables so large that an epoch would take more than ``steps`` steps get larger batches (a
+    power of two, up to ``max_batch``) and an lr scaled with the batch: a step costs about the
+    same at batch 128 and 512, so an epoch takes a fraction of the time at the same quality.
     """
 
     samples: int
     epochs: tuple[int, int]
     batch_size: int
     lr: float
+    max_batch: int | None = None
+    steps: int = 4000
 
 
 # Sized from the benches' settings: ODDS (mlp: 300,000 samples in 10-200 epochs, batch 128, lr
 # 1e-3), MNIST (conv2d: 100 epochs of ~5,400 digits), ARNet MNIST (unet: 50 epochs), Ped2 `cpu`
 # (conv3d: 20 epochs of ~1,200 clips); chosen on training data and ODDS, never on a test split.
+# The mlp's larger batches on tables of over 512,000 training rows: chosen on the validation loss
+# of a 2,000,000-row table (benchmarks/large_table.py; no ODDS table is that large).
 AUTO_TRAINING: dict[str, Budget] = {
-    "mlp": Budget(300_000, (10, 200), 128, 1e-3),
+    "mlp": Budget(300_000, (10, 200), 128, 1e-3, max_batch=512),
     "conv2d": Budget(500_000, (10, 100), 64, 1e-3),
     "unet": Budget(250_000, (10, 50), 64, 1e-3),
     "conv3d": Budget(25_000, (5, 60), 16, 1e-3),
@@ -261,10 +350,16 @@ def resolve_schedule(
     if epochs == AUTO:
         lo, hi = budget.epochs
         epochs = int(np.clip(round(budget.samples / max(1, n_train)), lo, hi))
+    scale = 1
     if batch_size == AUTO:
-        batch_size = int(min(budget.batch_size, max(8, n_train // 8)))
+        largest = budget.max_batch or budget.batch_size
+        while budget.batch_size * scale < largest and n_train > budget.steps * (
+            budget.batch_size * scale
+        ):
+            scale *= 2
+        batch_size = int(min(budget.batch_size * scale, max(8, n_train // 8)))
     if lr == AUTO:
-        lr = budget.lr
+        lr = budget.lr * scale
     return Schedule(int(epochs), int(batch_size), float(lr))
 
 
@@ -280,8 +375,11 @@ class FitConfig:
     device: torch.device
     compile: bool
     channels_last: bool
+    precision: str
+    workers: int  # DataLoader worker processes for Dataset inputs
     inference_batch_size: int
     verbose: bool
+    world: World = ONE
 
 
 @dataclass
@@ -306,6 +404,9 @@ def memory_layout(rank: int, channels_last: bool) -> torch.memory_format:
     return torch.channels_last if rank == 3 else torch.channels_last_3d
 
 
+SCALER_CHUNK_VALUES = 1 << 22  # the scaler is fitted in chunks of about this many values
+
+
 def fit_network(
     net: Autoencoder,
     data: Samples,
@@ -316,26 +417,45 @@ def fit_network(
     state: StateStore | None = None,
 ) -> Fitted:
     """Fit the scaler on the training rows, train ``net`` on them (best epoch on ``val_idx``),
-    and return it on ``cfg.device`` in the plain layout."""
-    layout = memory_layout(len(data.shape), cfg.channels_last)
-    scaler = Scaler.fit(cfg.scaling, data.batches(train_idx, cfg.inference_batch_size), data.shape)
-    net = net.to(cfg.device, memory_format=layout)
+    and return it on ``cfg.device`` in the plain layout.
 
-    def ready(idx: Tensor, shuffle: bool) -> Iterator[Tensor]:
-        bs = cfg.schedule.batch_size if shuffle else cfg.inference_batch_size
-        for b in data.batches(idx, bs, shuffle=shuffle, generator=generator):
-            yield scaler(b.to(cfg.device)).contiguous(memory_format=layout)
+    Every rank draws the same shuffled global batches; each trains on its share of each, and
+    validates on its share of ``val_idx`` (``memae.distributed``)."""
+    layout = memory_layout(len(data.shape), cfg.channels_last)
+    chunk = max(cfg.inference_batch_size, SCALER_CHUNK_VALUES // math.prod(data.shape))
+    scaler = Scaler.fit(cfg.scaling, data.batches(train_idx, chunk), data.shape)
+    net = net.to(cfg.device, memory_format=layout)
+    world, pin = cfg.world, cfg.device.type == "cuda"
+    read = data.reader(cfg.workers, pin)
+
+    def ready(x: Tensor) -> Tensor:
+        x = x.to(cfg.device, non_blocking=pin)
+        return scaler(x).contiguous(memory_format=layout)
+
+    def train_batches() -> Iterator[Batch]:
+        chunks = data.chunks(
+            train_idx, cfg.schedule.batch_size, True, generator, min_last=max(2, world.size)
+        )
+        shares = [world.part(c) for c in chunks]
+        for c, share, x in zip(chunks, shares, read(shares), strict=True):
+            yield ready(x), len(share) * world.size / len(c)
+
+    def val_batches() -> Iterator[Tensor]:
+        for x in read(data.chunks(world.part(val_idx), cfg.inference_batch_size)):
+            yield ready(x)
 
     history = train(
         net,
-        lambda: ready(train_idx, True),
-        (lambda: ready(val_idx, False)) if len(val_idx) else None,
+        train_batches,
+        val_batches if len(val_idx) else None,
         epochs=cfg.schedule.epochs,
         lr=cfg.schedule.lr,
         weight_decay=cfg.weight_decay,
         lr_schedule=cfg.lr_schedule,
         compile=cfg.compile,
+        precision=cfg.precision,
         verbose=cfg.verbose,
         state=state,
+        world=world,
     )
     return Fitted(net.to(memory_format=torch.contiguous_format), scaler, history, val_idx)

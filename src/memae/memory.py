@@ -9,12 +9,14 @@ A query z (a C-vector) addresses N learnable slots m_i:
     z^   = w' M                               Eq. 3
 
 The entropy sum_i -w'_i log w'_i is the auxiliary loss of Eq. 10. A flat encoding (B, C) is one
-query per sample; a feature map (B, C, *S) is one query per location. This file imports nothing
-else from the package.
+query per sample; a feature map (B, C, *S) is one query per location. Addressing runs in fp32
+under mixed precision (the eps are below fp16's resolution). This file imports nothing else
+from the package.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass
 
@@ -51,6 +53,13 @@ def addressing_entropy(weights: Tensor, dim: int = 1) -> Tensor:
     """Mean over queries of sum_i -w_i log w_i (0 log 0 taken as 0)."""
     ent = -(weights * torch.log(weights.clamp_min(1e-12))).sum(dim=dim)
     return ent.mean()
+
+
+def _full_precision(device_type: str) -> contextlib.AbstractContextManager:
+    """Autocast switched off inside (addressing in fp32 always), where it is on."""
+    if device_type != "meta" and torch.is_autocast_enabled(device_type):
+        return torch.autocast(device_type, enabled=False)
+    return contextlib.nullcontext()
 
 
 class Memory(nn.Module):
@@ -107,9 +116,10 @@ class Memory(nn.Module):
         if z.dim() < 2 or z.shape[1] != self.dim:
             raise ValueError(f"memory expects (B, {self.dim}, ...) queries, got {tuple(z.shape)}")
         spatial = z.shape[2:]
-        queries = z.movedim(1, -1).reshape(-1, self.dim)  # (B * prod(S), C)
-        w = self.address(queries)  # (B * prod(S), N)
-        read = w @ self.weight  # (B * prod(S), C)
+        queries = z.movedim(1, -1).reshape(-1, self.dim).float()  # (B * prod(S), C)
+        with _full_precision(z.device.type):
+            w = self.address(queries)  # (B * prod(S), N)
+            read = w @ self.weight  # (B * prod(S), C)
         out = read.reshape(z.shape[0], *spatial, self.dim).movedim(-1, 1)
         weights = w.reshape(z.shape[0], *spatial, self.num_slots).movedim(-1, 1)
         return MemoryRead(out, weights)
@@ -149,6 +159,18 @@ class UsageMeter:
         self.nonzero += float(nonzero.sum())
         self.zero_rows += int((~nonzero.any(dim=1)).sum())
         self.entropy += float(addressing_entropy(w, dim=1)) * w.shape[0]
+
+    @classmethod
+    def merge(cls, meters: list[UsageMeter]) -> UsageMeter:
+        """One meter counting what all of ``meters`` counted (the ranks of a distributed fit)."""
+        total = cls(meters[0].used.numel())
+        for m in meters:
+            total.used |= m.used
+            total.queries += m.queries
+            total.nonzero += m.nonzero
+            total.zero_rows += m.zero_rows
+            total.entropy += m.entropy
+        return total
 
     def summary(self) -> dict[str, float]:
         q = max(self.queries, 1)

@@ -20,6 +20,7 @@ from .models import VARIANTS
 from .preprocessing import MODES
 
 AUTO = "auto"
+PRECISIONS = ("fp32", "bf16", "fp16")  # training arithmetic (memae.fitting.Precision)
 
 
 @dataclass(frozen=True)
@@ -311,6 +312,27 @@ PARAMS: tuple[Param, ...] = (
         "scoring",
     ),
     Param("device", AUTO, Text(), "auto (CUDA when available), cpu, cuda, cuda:1, ...", "runtime"),
+    Param(
+        "threads",
+        AUTO,
+        auto_or(Integer()),
+        "torch threads; auto: 1 for small steps, else the idle cores (MEMAE_THREADS overrides)",
+        "runtime",
+    ),
+    Param(
+        "precision",
+        "fp32",
+        Choice(PRECISIONS),
+        "training arithmetic: fp32, or mixed bf16 / fp16 under autocast (scores stay fp32)",
+        "runtime",
+    ),
+    Param(
+        "loader_workers",
+        AUTO,
+        auto_or(Integer(0)),
+        "Dataset inputs: DataLoader worker processes; auto: 0 on CPU, up to 8 with a GPU",
+        "runtime",
+    ),
     Param(
         "compile",
         False,

@@ -2,35 +2,65 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
-from torch.utils.data import Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from .errors import InputError
 from .validation import check_array, check_finite_batch, dataset_sample_shape, first_item
 
 
 class Samples:
-    """Validated data: ``shape`` of one sample, ``len()`` samples, ``batches()`` of float32."""
+    """Validated data: ``shape`` of one sample, ``len()`` samples, ``batches()`` of float32.
+
+    Arrays are held as given (a memory-mapped ``.npy`` stays on disk: a batch reads its rows);
+    a torch Dataset is read item by item, in DataLoader worker processes when ``workers``."""
 
     def __init__(self, X: Any, name: str = "X", min_samples: int = 1) -> None:
         self.name = name
+        self.dataset: Dataset | None = None
+        self.array: Tensor | None = None
+        self.mapped: np.ndarray | None = None
         if isinstance(X, Dataset):
-            self.dataset: Dataset | None = X
-            self.array: Tensor | None = None
+            self.dataset = X
             self.shape = dataset_sample_shape(X, name, min_samples)
             self.n = len(X)  # type: ignore[arg-type]
+            return
+        arr = check_array(X, name, min_samples)
+        if isinstance(arr, np.memmap) or arr.dtype != np.float32:
+            self.mapped = arr  # rows converted to float32 as they are read
         else:
-            self.dataset = None
-            self.array = torch.from_numpy(check_array(X, name, min_samples))
-            self.shape = tuple(self.array.shape[1:])
-            self.n = len(self.array)
+            self.array = torch.from_numpy(arr)
+        self.shape = tuple(arr.shape[1:])
+        self.n = len(arr)
 
     def __len__(self) -> int:
         return self.n
+
+    def chunks(
+        self,
+        indices: Tensor | None = None,
+        batch_size: int = 256,
+        shuffle: bool = False,
+        generator: torch.Generator | None = None,
+        min_last: int = 2,
+    ) -> list[Tensor]:
+        """The batches of ``indices`` (all samples when None) as index tensors, shuffled by
+        ``generator`` when ``shuffle``. When shuffling (training) a trailing batch of fewer
+        than ``min_last`` samples is merged into the previous one, so BatchNorm never sees a
+        batch of size 1 (and each of ``min_last`` ranks gets a share)."""
+        idx = torch.arange(self.n) if indices is None else indices
+        if shuffle:
+            idx = idx[torch.randperm(len(idx), generator=generator)]
+        chunks = list(idx.split(batch_size))
+        if shuffle and len(chunks) > 1 and len(chunks[-1]) < min_last:
+            chunks[-2:] = [torch.cat(chunks[-2:])]
+        return chunks
 
     def batches(
         self,
@@ -39,29 +69,97 @@ class Samples:
         shuffle: bool = False,
         generator: torch.Generator | None = None,
     ) -> Iterator[Tensor]:
-        """Yield (B, *shape) CPU float32 batches of ``indices`` (all samples when None).
+        """Yield (B, *shape) CPU float32 batches of ``indices`` (see ``chunks``)."""
+        for chunk in self.chunks(indices, batch_size, shuffle, generator):
+            yield self.take(chunk)
 
-        A trailing batch of one sample is merged into the previous one when shuffling (training),
-        so BatchNorm never sees a batch of size 1.
-        """
-        idx = torch.arange(self.n) if indices is None else indices
-        if shuffle:
-            idx = idx[torch.randperm(len(idx), generator=generator)]
-        chunks = list(idx.split(batch_size))
-        if shuffle and len(chunks) > 1 and len(chunks[-1]) == 1:
-            chunks[-2:] = [torch.cat(chunks[-2:])]
-        for chunk in chunks:
-            yield self._take(chunk)
+    def reader(self, workers: int = 0, pin: bool = False) -> Callable[[list[Tensor]], Iterator]:
+        """-> a function from index chunks to their batches, in order. A Dataset is read by
+        ``workers`` DataLoader processes (kept for the whole fit; ``pin``: into pinned memory,
+        for non-blocking copies to a GPU); arrays are read in this process."""
+        if self.dataset is None or (workers == 0 and not pin):
+            return lambda chunks: (self.take(c) for c in chunks)
+        return Loader(self, workers, pin)
 
-    def _take(self, chunk: Tensor) -> Tensor:
+    def take(self, chunk: Tensor) -> Tensor:
+        """The samples ``chunk`` as one (B, *shape) float32 CPU batch."""
         if self.array is not None:
             return self.array[chunk]
-        items = [torch.as_tensor(first_item(self.dataset[int(i)])) for i in chunk]
-        for i, t in zip(chunk, items, strict=True):
-            if tuple(t.shape) != self.shape:
-                raise InputError(
-                    f"{self.name}[{int(i)}] has shape {tuple(t.shape)}, not {self.shape}"
-                )
-        batch = torch.stack(items).float()
-        check_finite_batch(batch, self.name)
-        return batch
+        if self.mapped is not None:
+            order = chunk.argsort()  # read the file front to back
+            rows = np.asarray(self.mapped[chunk[order].numpy()], dtype=np.float32)
+            batch = torch.empty((len(chunk), *self.shape))
+            batch[order] = torch.from_numpy(rows)
+            return batch
+        return read_items(self.dataset, chunk, self.shape, self.name)
+
+
+def read_items(dataset: Any, chunk: Tensor, shape: tuple[int, ...], name: str) -> Tensor:
+    """The Dataset items ``chunk`` stacked into a float32 batch, each checked."""
+    indices = chunk.tolist()
+    return stack_items(indices, [dataset[i] for i in indices], shape, name)
+
+
+def stack_items(indices: list[int], items: list[Any], shape: tuple[int, ...], name: str) -> Tensor:
+    """Items (tensors, or tuples whose first element is one) -> a checked float32 batch."""
+    tensors = [torch.as_tensor(first_item(item)) for item in items]
+    for i, t in zip(indices, tensors, strict=True):
+        if tuple(t.shape) != shape:
+            raise InputError(f"{name}[{i}] has shape {tuple(t.shape)}, not {shape}")
+    batch = torch.stack(tensors).float()
+    check_finite_batch(batch, name)
+    return batch
+
+
+class Loader:
+    """A torch DataLoader over a Dataset whose batches are the index chunks it is called with."""
+
+    def __init__(self, samples: Samples, workers: int, pin: bool) -> None:
+        self.sampler = _Chunks()
+        self.loader = DataLoader(
+            _Indexed(samples.dataset),
+            batch_sampler=self.sampler,
+            num_workers=workers,
+            collate_fn=functools.partial(_collate, shape=samples.shape, name=samples.name),
+            pin_memory=pin,
+            persistent_workers=workers > 0,
+        )
+
+    def __call__(self, chunks: list[Tensor]) -> Iterator[Tensor]:
+        self.sampler.chunks = chunks
+        for batch in self.loader:
+            if isinstance(batch, str):  # a worker's InputError, as one line
+                raise InputError(batch)
+            yield batch
+
+
+class _Chunks(Sampler):
+    """The batch sampler: the chunks of the pass about to start (read in the main process)."""
+
+    def __init__(self) -> None:
+        self.chunks: list[Tensor] = []
+
+    def __iter__(self) -> Iterator[list[int]]:
+        return iter([c.tolist() for c in self.chunks])
+
+    def __len__(self) -> int:
+        return len(self.chunks)
+
+
+class _Indexed(Dataset):
+    def __init__(self, dataset: Any) -> None:
+        self.dataset = dataset
+
+    def __getitem__(self, i: int) -> tuple[int, Any]:
+        return i, self.dataset[i]
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+
+def _collate(items: list[tuple[int, Any]], shape: tuple[int, ...], name: str) -> Tensor | str:
+    """Worker side: the checked batch, or the error's message (re-raised in the main process)."""
+    try:
+        return stack_items([i for i, _ in items], [item for _, item in items], shape, name)
+    except InputError as exc:
+        return str(exc)

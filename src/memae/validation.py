@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -14,7 +15,8 @@ KINDS = {2: "vectors (n, d)", 4: "images (n, c, h, w)", 5: "clips (n, c, t, h, w
 
 
 def check_array(X: Any, name: str = "X", min_samples: int = 1) -> np.ndarray:
-    """-> float32 array of rank 2, 4 or 5 with finite values and at least ``min_samples`` rows."""
+    """-> a real numeric array of rank 2, 4 or 5 with finite values and at least
+    ``min_samples`` rows, in its own dtype (a memory map stays one: checked block by block)."""
     if isinstance(X, torch.Tensor):
         X = X.detach().cpu().numpy()
     try:
@@ -34,14 +36,34 @@ def check_array(X: Any, name: str = "X", min_samples: int = 1) -> np.ndarray:
         raise InputError(f"{name} is empty (shape {arr.shape})")
     if arr.shape[0] < min_samples:
         raise InputError(f"{name} has {arr.shape[0]} sample(s); at least {min_samples} needed")
-    arr = arr.astype(np.float32, copy=False)
-    bad = ~np.isfinite(arr)
-    if bad.any():
-        first = int(np.argwhere(bad.reshape(len(arr), -1).any(axis=1))[0, 0])
-        raise InputError(
-            f"{name} contains {int(bad.sum())} NaN or infinite value(s), first in sample {first}"
-        )
+    if np.issubdtype(arr.dtype, np.floating):
+        _check_values(arr, name)
     return arr
+
+
+def _blocks(arr: np.ndarray, values: int = 1 << 22) -> Iterator[tuple[int, np.ndarray]]:
+    """(first row, rows) blocks of about ``values`` values each, for bounded extra memory."""
+    step = max(1, values // max(1, arr[0].size))
+    for start in range(0, len(arr), step):
+        yield start, arr[start : start + step]
+
+
+def _check_values(arr: np.ndarray, name: str) -> None:
+    """NaN, infinite values and values that float32 cannot hold, block by block."""
+    limit = float(np.finfo(np.float32).max)
+    bad, first = 0, None
+    for start, block in _blocks(arr):
+        wrong = ~np.isfinite(block)
+        if arr.dtype.itemsize > 4:
+            wrong |= np.abs(block) > limit
+        if wrong.any():
+            bad += int(wrong.sum())
+            if first is None:
+                first = start + int(np.flatnonzero(wrong.reshape(len(block), -1).any(1))[0])
+    if bad:
+        raise InputError(
+            f"{name} contains {bad} NaN or infinite value(s) (in float32), first in sample {first}"
+        )
 
 
 def check_finite_batch(batch: torch.Tensor, name: str = "X") -> None:

@@ -103,7 +103,7 @@ def read_data(
         if suffix == ".npz":
             return _npz(path, key)
         if suffix in (".csv", ".tsv", ".txt", ".parquet"):
-            return read_table(path, label_column, one_hot=one_hot, encoding=encoding, layout=table)
+            return _any_table(path, label_column, one_hot, encoding, table or TableLayout())
         if suffix == ".mat":
             return _mat(path, key)
         if is_idx(path):
@@ -116,6 +116,19 @@ def read_data(
         f"{path}: unknown data format; use .npy, .npz, .csv, .parquet, .mat, MNIST IDX or an "
         "image folder"
     )
+
+
+def _any_table(
+    path: Path, label_column: str | None, one_hot: bool, encoding: dict | None, table: TableLayout
+) -> Loaded:
+    """A numeric text table through pyarrow's columnar reader where it can, else ``read_table``."""
+    if path.suffix.lower() != ".parquet":
+        from .columnar import read_numeric
+
+        fast = read_numeric(path, label_column, table, encoding)
+        if fast is not None:
+            return fast
+    return read_table(path, label_column, one_hot=one_hot, encoding=encoding, layout=table)
 
 
 def read_labels(
@@ -343,11 +356,12 @@ def read_image_folder(
 
 
 def _npy(path: Path) -> np.ndarray:
+    """Memory-mapped: a table larger than memory trains and scores in bounded memory."""
     with open(path, "rb") as fh:
         if fh.read(6) != b"\x93NUMPY":
             raise InputError(f"{path} is not a .npy file (no NumPy header)")
     try:
-        return np.load(path, allow_pickle=False)
+        return np.load(path, allow_pickle=False, mmap_mode="r")
     except ValueError as exc:
         raise InputError(f"{path}: cannot load ({exc}); object arrays are refused") from None
 

@@ -1,0 +1,125 @@
+"""Numeric CSV tables read by pyarrow's multithreaded columnar reader, straight into float32.
+
+The fast path of ``readers.read_table``: it recognises the layout (delimiter, header, id,
+label and dropped columns) from the file's first lines exactly as the general reader does, and
+hands every table it cannot read as plain numbers (text categories, ragged rows, duplicate
+names) back to the general reader, which explains the problem or encodes the categories.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .readers import Loaded, TableLayout, _column_index, _delimiter, _looks_like_header
+
+HEAD_BYTES = 1 << 16  # the layout is recognised from the lines in the first 64 KiB
+
+
+def read_numeric(
+    path: Path, label_column: str | None, layout: TableLayout, encoding: dict | None
+) -> Loaded | None:
+    """The table as float32 samples (+ labels, ids), or None where the general reader is needed
+    (no pyarrow, a non-numeric feature column, a malformed file)."""
+    try:
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+    except ImportError:
+        return None
+    if encoding is not None and any(c["categories"] is not None for c in encoding["columns"]):
+        return None
+    recognised = _layout(path, layout)
+    if recognised is None:
+        return None
+    delimiter, header, names = recognised
+    columns = _columns(path, names, header, label_column, layout, encoding)
+    if columns is None:
+        return None
+    id_name, label_name, keep = columns
+    text = {n: pa.string() for n in (id_name, label_name) if n is not None}
+    try:
+        table = pacsv.read_csv(
+            path,
+            read_options=pacsv.ReadOptions(column_names=names, skip_rows=1 if header else 0),
+            parse_options=pacsv.ParseOptions(delimiter=delimiter),
+            convert_options=pacsv.ConvertOptions(column_types=text, include_columns=[*text, *keep]),
+        )
+    except (pa.ArrowException, OSError, ValueError):
+        return None
+    if table.num_rows == 0 or not all(_numeric(pa, table.column(n).type) for n in keep):
+        return None
+    ids = table.column(id_name).to_pylist() if id_name is not None else None
+    pandas_index = id_name in ("", "Unnamed: 0") and layout.id_column is None
+    if ids is not None and pandas_index and ids != [str(i) for i in range(len(ids))]:
+        return None  # not pandas' index after all: a feature column
+    y = _labels(pa, table.column(label_name)) if label_name is not None else None
+    X = np.empty((table.num_rows, len(keep)), dtype=np.float32)
+    for j, name in enumerate(keep):
+        X[:, j] = table.column(name).cast(pa.float64()).fill_null(np.nan).to_numpy()
+    spec = {"columns": [{"name": n, "categories": None} for n in keep]}
+    return Loaded(X, y, ids, encoding=spec)
+
+
+def _layout(path: Path, layout: TableLayout) -> tuple[str, bool, list[str]] | None:
+    """-> (delimiter, header, column names) from the first lines, as the general reader sees
+    them; None when they are not UTF-8 or the names repeat."""
+    head = _head(path)
+    if head is None:
+        return None
+    delimiter = _delimiter(head, "\t" if path.suffix.lower() == ".tsv" else ",")
+    rows = [r for r in csv.reader(head.splitlines(), delimiter=delimiter) if r]
+    if not rows:
+        return None
+    header = layout.header if layout.header is not None else _looks_like_header(rows)
+    names = rows[0] if header else [str(i) for i in range(len(rows[0]))]
+    return (delimiter, header, names) if len(set(names)) == len(names) else None
+
+
+def _head(path: Path) -> str | None:
+    """The complete lines of the file's first ``HEAD_BYTES``, or None if they are not UTF-8."""
+    with open(path, "rb") as fh:
+        data = fh.read(HEAD_BYTES)
+        whole = len(data) < HEAD_BYTES
+    if not whole:
+        data = data[: data.rfind(b"\n") + 1]
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def _columns(
+    path: Path,
+    names: list[str],
+    header: bool,
+    label_column: str | None,
+    layout: TableLayout,
+    encoding: dict | None,
+) -> tuple[str | None, str | None, list[str]] | None:
+    """-> (id column, label column, feature columns), as the general reader picks them."""
+    label = names[_column_index(path, names, label_column, header)] if label_column else None
+    if layout.id_column is not None:
+        ident = names[_column_index(path, names, layout.id_column, header)]
+    else:  # pandas' unnamed index column, when its values turn out to be 0, 1, 2, ...
+        ident = names[0] if header and names[0] in ("", "Unnamed: 0") else None
+    dropped = {names[_column_index(path, names, c, header)] for c in layout.drop_columns}
+    if encoding is not None:
+        keep = [c["name"] for c in encoding["columns"]]
+        return (ident, label, keep) if all(k in names for k in keep) else None
+    return ident, label, [n for n in names if n not in {label, ident, *dropped}]
+
+
+def _numeric(pa: Any, kind: Any) -> bool:
+    """Numbers (or an all-empty column); true/false are text here, as for the general reader."""
+    return bool(pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_null(kind))
+
+
+def _labels(pa: Any, column: Any) -> np.ndarray:
+    """Numbers where every label is one (as float), else the labels' text."""
+    try:
+        return column.cast(pa.float64()).to_numpy()
+    except pa.ArrowInvalid:
+        return np.array(column.to_pylist())

@@ -1,0 +1,184 @@
+"""Distributed training under torchrun, on CPU with gloo: N ranks with a global batch b fit what
+one process fits with batch b; one model is written; a rank that dies ends the job.
+
+The ranks sum gradients in another order than one process does. An autoencoder stays within
+1e-7 of the one-process weights over epochs. MemAE's weights do not: memory slots that few
+queries address get gradients near zero, whose rounding Adam scales up to steps of about lr, and
+the hard shrinkage is discontinuous. So the autoencoder's weights are compared, and MemAE's
+scores, threshold and memory statistics."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from memae import MemAEDetector
+from memae.cli import main
+
+TORCHRUN = [sys.executable, "-m", "torch.distributed.run"]
+FIT = {"epochs": 3, "batch_size": 32, "random_state": 0, "threads": 1}
+FITS = {"ae": FIT | {"model": "ae"}, "memae": FIT | {"epochs": 1}}
+FLAGS = ["--epochs", "3", "--batch-size", "32", "--seed", "0", "--threads", "1", "--quiet"]
+TRAIN_FLAGS = ["--model", "ae", *FLAGS]  # FITS["ae"]
+
+pytestmark = pytest.mark.skipif(
+    not torch.distributed.is_available(), reason="this torch build has no torch.distributed"
+)
+
+
+def _env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "MEMAE_KILL_AT"}
+    return env | {"OMP_NUM_THREADS": "1", "MEMAE_DIST_TIMEOUT": "60"}
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _run(args: list[str], cwd: Path, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        args, cwd=cwd, env=_env(), capture_output=True, text=True, timeout=180, **kw
+    )
+
+
+@pytest.fixture
+def table(tmp_path: Path) -> Path:
+    X = np.random.default_rng(0).normal(size=(600, 6)).astype(np.float32)
+    X[:, 1] += X[:, 0]  # some structure to learn
+    np.save(tmp_path / "x.npy", X)
+    return tmp_path / "x.npy"
+
+
+def _same_fit(a: MemAEDetector, b: MemAEDetector, X: np.ndarray, weights: bool = True) -> None:
+    """The same fit up to rounding: weights (where they are well-conditioned), scores,
+    threshold, best epoch, memory statistics."""
+    if weights:
+        pairs = zip(a.model_.state_dict().items(), b.model_.state_dict().values(), strict=True)
+        for (name, pa), pb in pairs:
+            np.testing.assert_allclose(pa.numpy(), pb.numpy(), rtol=1e-4, atol=1e-6, err_msg=name)
+    tol = 1e-4 if weights else 2e-3
+    sa, sb = a.decision_function(X), b.decision_function(X)
+    if weights:
+        np.testing.assert_allclose(sa, sb, rtol=tol)
+    else:  # a query at the shrinkage threshold may address one slot more or less
+        assert np.isclose(sa, sb, rtol=tol).mean() > 0.99
+        np.testing.assert_allclose(sa, sb, rtol=0.05)
+    np.testing.assert_allclose(a.threshold_, b.threshold_, rtol=tol)
+    assert a.history_.best_epoch == b.history_.best_epoch
+    if a.memory_usage_ is not None:
+        ua, ub = a.memory_usage_, b.memory_usage_
+        assert ua["slots_addressed"] == ub["slots_addressed"]
+        assert ua["zero_rows_fraction"] == ub["zero_rows_fraction"]
+        np.testing.assert_allclose(ua["mean_entropy"], ub["mean_entropy"], rtol=tol)
+
+
+def test_two_ranks_fit_what_one_process_fits_through_the_api(table: Path, tmp_path: Path):
+    script = tmp_path / "fit.py"
+    script.write_text(
+        textwrap.dedent(
+            f"""
+            import sys, numpy as np, torch.distributed as dist
+            from memae import MemAEDetector
+            for name, params in {FITS!r}.items():
+                det = MemAEDetector(**params).fit(np.load({str(table)!r}))
+                det.save(sys.argv[1] + name)  # rank 0 writes, the other waits for it
+                assert det.run_["world_size"] == 2 and det.run_["backend"] == "gloo"
+                if dist.get_rank() == 1:  # every rank holds the same fitted detector
+                    np.save(sys.argv[1] + name + ".rank1.npy", det.decision_scores_)
+            """
+        )
+    )
+    out = tmp_path / "m"
+    done = _run(
+        [*TORCHRUN, "--nproc-per-node", "2", "--standalone", str(script), str(out)], tmp_path
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    X = np.load(table)
+    for name, params in FITS.items():
+        two = MemAEDetector.load(f"{out}{name}")
+        _same_fit(two, MemAEDetector(**params).fit(X), X, weights=name == "ae")
+        np.testing.assert_array_equal(np.load(f"{out}{name}.rank1.npy"), two.decision_scores_)
+
+
+def test_torchrun_memae_train_writes_one_model_like_plain_memae_train(table: Path, tmp_path):
+    two, one = tmp_path / "two", tmp_path / "one"
+    cmd = [*TORCHRUN, "--nproc-per-node", "2", "--standalone", "-m", "memae", "train"]
+    done = _run([*cmd, str(table), "--out", str(two), *TRAIN_FLAGS], tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.count("trained ") == 1  # rank 0 alone reports and writes
+    assert main(["train", str(table), "--out", str(one), *TRAIN_FLAGS]) == 0
+    run = json.loads((two / "config.json").read_text())["run"]
+    assert run["world_size"] == 2 and run["backend"] == "gloo" and run["precision"] == "fp32"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["one", "two", "x.npy"]
+    _same_fit(MemAEDetector.load(two), MemAEDetector.load(one), np.load(table))
+
+
+def test_two_nodes_on_loopback(table: Path, tmp_path: Path):
+    """Two torchrun agents, one rank each, meeting through c10d rendezvous on 127.0.0.1."""
+    port, out = _port(), tmp_path / "m"
+    nodes = [
+        subprocess.Popen(
+            [
+                *TORCHRUN,
+                "--nnodes",
+                "2",
+                "--nproc-per-node",
+                "1",
+                "--node-rank",
+                str(rank),
+                "--rdzv-backend",
+                "c10d",
+                "--rdzv-endpoint",
+                f"127.0.0.1:{port}",
+                "--rdzv-id",
+                "memae-test",
+                "-m",
+                "memae",
+                "train",
+                str(table),
+                "--out",
+                str(out),
+                *TRAIN_FLAGS,
+            ],
+            cwd=tmp_path,
+            env=_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        for rank in (0, 1)
+    ]
+    results = [node.communicate(timeout=180) for node in nodes]
+    for node, (_, err) in zip(nodes, results, strict=True):
+        assert node.returncode == 0, err[-3000:]
+    det = MemAEDetector.load(out)
+    assert det.run_["world_size"] == 2
+    _same_fit(det, MemAEDetector(**FITS["ae"]).fit(np.load(table)), np.load(table))
+
+
+def test_a_rank_that_dies_ends_the_job_with_an_error_not_a_hang(table: Path, tmp_path: Path):
+    out = tmp_path / "m"
+    cmd = [*TORCHRUN, "--nproc-per-node", "2", "--standalone", "-m", "memae", "train"]
+    env = _env() | {"MEMAE_KILL_AT": "rank1:epoch 2 batch 3"}
+    done = subprocess.run(
+        [*cmd, str(table), "--out", str(out), *TRAIN_FLAGS],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode != 0
+    assert "SIGKILL" in done.stderr or "Signal 9" in done.stderr, done.stderr[-3000:]
+    assert not out.exists()  # nothing half written
