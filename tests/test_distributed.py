@@ -182,3 +182,36 @@ def test_a_rank_that_dies_ends_the_job_with_an_error_not_a_hang(table: Path, tmp
     assert done.returncode != 0
     assert "SIGKILL" in done.stderr or "Signal 9" in done.stderr, done.stderr[-3000:]
     assert not out.exists()  # nothing half written
+
+
+def test_memae_bench_video_under_torchrun(tmp_path: Path):
+    """Every rank runs the bench's jobs, each fit spread over both; rank 0 writes the table, the
+    frame scores and the model."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_video import frames_layout
+
+    root = frames_layout(tmp_path / "ped")
+    script = tmp_path / "bench.py"
+    script.write_text(
+        textwrap.dedent(
+            f"""
+            import sys
+            from memae.bench.video import CONFIGS
+            from memae.cli import main
+            CONFIGS["cpu"] = {{**CONFIGS["cpu"], "size": (32, 32), "clip_len": 8,
+                "channels": [4, 8, 8, 8], "mem_slots": 10, "epochs": 1, "batch_size": 8}}
+            sys.exit(main(["bench", "video", "--data-dir", {str(root)!r}, "--models", "memae",
+                "--no-figures", "--out", {str(tmp_path / "out")!r}]))
+            """
+        )
+    )
+    done = _run([*TORCHRUN, "--nproc-per-node", "2", "--standalone", str(script)], tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = tmp_path / "out"
+    assert len((out / "results.csv").read_text().splitlines()) == 2
+    assert (out / "frame_scores" / "memae_seed0.csv").exists()
+    det = MemAEDetector.load(out / "models" / "memae_seed0")
+    assert det.run_["world_size"] == 2
+    bench = ["-m", "memae", "bench", "tabular", "--suite", "odds", "--data-dir", ".", "--out", "t"]
+    refused = _run([*TORCHRUN, "--nproc-per-node", "2", "--standalone", *bench], tmp_path)
+    assert refused.returncode != 0 and "run it in one process" in refused.stderr

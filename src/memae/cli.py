@@ -18,6 +18,7 @@ import threading
 from collections import deque
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -248,7 +249,7 @@ def _stop_on_signals(state: Path):
 
 def cmd_score(args: argparse.Namespace) -> None:
     _output(args.out, "--out", args.data, args.model, args.labels)
-    det = MemAEDetector.load(args.model, device=args.device)
+    det = _load_model(args.model, args.device)
     shape = det.input_shape_
     if len(shape) == 4:  # a clip model: stream the video(s)
         _score_videos(args, det)
@@ -256,12 +257,9 @@ def cmd_score(args: argparse.Namespace) -> None:
     override = {}
     if len(shape) == 3 and Path(args.data).is_dir():  # folder images take the model's size
         override = {"image_size": args.image_size or shape[1:], "color": shape[0] == 3}
-    encoding_file = Path(args.model) / TABLE_ENCODING
-    if encoding_file.exists():  # encode the table's columns as at training
-        try:
-            override["encoding"] = json.loads(encoding_file.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
-            raise InputError(f"{encoding_file} is corrupt: {exc}") from None
+    encoding = _table_encoding(args.model)
+    if encoding is not None:  # encode the table's columns as at training
+        override["encoding"] = encoding
     data = _read(args, args.data, **override)
     scores = det.decision_function(data.X)
     threshold = det.threshold_ if args.threshold is None else args.threshold
@@ -275,6 +273,49 @@ def cmd_score(args: argparse.Namespace) -> None:
     print(
         f"scored {len(scores)} samples, {flagged} above the threshold {threshold:.6g}; "
         f"wrote {args.out}"
+    )
+
+
+def _load_model(path: str, device: str | None) -> Any:
+    """A model folder (torch) or an exported ``.onnx`` file (onnxruntime): the same outputs."""
+    if Path(path).suffix.lower() == ".onnx":
+        from .onnx import OnnxDetector
+
+        if device not in (None, "cpu"):
+            raise InputError("an ONNX model is scored by onnxruntime on the CPU; drop --device")
+        return OnnxDetector(path)
+    return MemAEDetector.load(path, device=device)
+
+
+def _table_encoding(model: str) -> dict | None:
+    """How ``train --one-hot`` encoded the table: beside a model folder, or in an ONNX file."""
+    if Path(model).suffix.lower() == ".onnx":
+        from .onnx import OnnxDetector
+
+        return OnnxDetector.metadata(model).get("table_encoding")
+    encoding_file = Path(model) / TABLE_ENCODING
+    if not encoding_file.exists():
+        return None
+    try:
+        return json.loads(encoding_file.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise InputError(f"{encoding_file} is corrupt: {exc}") from None
+
+
+def cmd_export(args: argparse.Namespace) -> None:
+    """MODEL_DIR -> one ONNX file holding the whole scoring rule and the threshold."""
+    from .onnx import export
+
+    _output(args.out, "--out", args.model)
+    if Path(args.out).suffix.lower() != ".onnx":
+        raise InputError(f"--out {args.out} should end in .onnx")
+    det = MemAEDetector.load(args.model, device="cpu")
+    path = export(det, args.out, opset=args.opset, table_encoding=_table_encoding(args.model))
+    size = path.stat().st_size / 1e6
+    print(
+        f"exported {args.model} to {path} ({size:.2f} MB, opset {args.opset}): input "
+        f"(batch, {', '.join(map(str, det.input_shape_))}), outputs score, label"
+        + (", error_map" if len(det.input_shape_) >= 3 else "")
     )
 
 
@@ -512,9 +553,15 @@ def bench_from_args(args: argparse.Namespace):
 
 def cmd_bench(args: argparse.Namespace) -> None:
     """Build the bench of ``args.kind`` (memae.bench.<kind>) from its flags and run it."""
+    if distributed.launched() and args.kind != "video":
+        raise InputError(
+            f"memae bench {args.kind} trains small nets: run it in one process (--jobs N for "
+            "models in parallel); torchrun is for memae bench video and memae train"
+        )
     module, bench = bench_from_args(args)
     module.run(bench)
-    print((Path(args.out) / "results.md").read_text(encoding="utf-8"))
+    if distributed.is_first_rank():  # rank 0 wrote it
+        print((Path(args.out) / "results.md").read_text(encoding="utf-8"))
 
 
 # ----------------------------------------------------------------------------- parser
@@ -575,7 +622,9 @@ def build_parser() -> argparse.ArgumentParser:
         "anomalous), label (1 = above the threshold).",
     )
     p.add_argument("data", metavar="DATA")
-    p.add_argument("--model", required=True, metavar="MODEL_DIR")
+    p.add_argument(
+        "--model", required=True, metavar="MODEL", help="a model folder, or an exported .onnx file"
+    )
     p.add_argument("--out", required=True, metavar="SCORES.csv")
     p.add_argument("--threshold", type=float, help="override the model's threshold")
     p.add_argument("--device", default=None, help="default: the device saved with the model")
@@ -593,6 +642,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_data_options(p)
     p.set_defaults(func=cmd_score)
+
+    p = sub.add_parser(
+        "export",
+        help="a model folder -> one ONNX file with the whole scoring rule",
+        description="Export MODEL_DIR to ONNX: raw input in the units memae score takes; "
+        "outputs score, label (above the saved threshold) and, for images and clips, "
+        "error_map; scored by `memae score --model FILE.onnx` through onnxruntime "
+        "(pip install 'memae[onnx]').",
+    )
+    p.add_argument("model", metavar="MODEL_DIR")
+    p.add_argument("--out", required=True, metavar="MODEL.onnx")
+    p.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
+    p.set_defaults(func=cmd_export)
 
     p = sub.add_parser(
         "evaluate",

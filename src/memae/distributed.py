@@ -56,6 +56,15 @@ def launched() -> bool:
     return int(os.environ.get("WORLD_SIZE", "1")) > 1
 
 
+def is_first_rank() -> bool:
+    """Rank 0, or a single process (before the process group exists, from torchrun's RANK)."""
+    return (
+        current().main
+        if dist.is_available() and dist.is_initialized()
+        else (int(os.environ.get("RANK", "0")) == 0)
+    )
+
+
 def current() -> World:
     """The job this process is in: the initialised process group, or one process."""
     if dist.is_available() and dist.is_initialized():

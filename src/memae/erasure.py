@@ -16,8 +16,21 @@ Eraser = Callable[[Tensor], Tensor]  # (B, C, H, W) -> (B, C, H, W)
 
 
 def rotate(quarters: int) -> Eraser:
-    """Rotation by ``quarters`` x 90 degrees counter-clockwise in the image plane."""
-    return lambda x: torch.rot90(x, quarters, dims=(-2, -1))
+    """Rotation by ``quarters`` x 90 degrees counter-clockwise in the image plane: the same
+    permutation as ``torch.rot90``, written as flips and a transpose, which ONNX has."""
+    q = quarters % 4
+
+    def apply(x: Tensor) -> Tensor:
+        h, w = x.dim() - 2, x.dim() - 1
+        if q == 1:
+            return x.flip(w).transpose(h, w)
+        if q == 2:
+            return x.flip(h).flip(w)
+        if q == 3:
+            return x.flip(h).transpose(h, w)
+        return x
+
+    return apply
 
 
 def gray(x: Tensor) -> Tensor:

@@ -4,6 +4,7 @@ best-validation epoch."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import math
@@ -205,7 +206,8 @@ def _step_module(model: Autoencoder, world: World, compile: bool) -> Callable[[T
 
         device = _device_of(model)
         ids = [device.index] if device.type == "cuda" else None
-        step = DistributedDataParallel(model, device_ids=ids)
+        # gradients as views of the all-reduce buckets: no copy, and any layout (channels-last)
+        step = DistributedDataParallel(model, device_ids=ids, gradient_as_bucket_view=True)
     return torch.compile(step) if compile else step
 
 
@@ -444,18 +446,33 @@ def fit_network(
         for x in read(data.chunks(world.part(val_idx), cfg.inference_batch_size)):
             yield ready(x)
 
-    history = train(
-        net,
-        train_batches,
-        val_batches if len(val_idx) else None,
-        epochs=cfg.schedule.epochs,
-        lr=cfg.schedule.lr,
-        weight_decay=cfg.weight_decay,
-        lr_schedule=cfg.lr_schedule,
-        compile=cfg.compile,
-        precision=cfg.precision,
-        verbose=cfg.verbose,
-        state=state,
-        world=world,
-    )
+    with _cudnn_autotune(cfg.device):
+        history = train(
+            net,
+            train_batches,
+            val_batches if len(val_idx) else None,
+            epochs=cfg.schedule.epochs,
+            lr=cfg.schedule.lr,
+            weight_decay=cfg.weight_decay,
+            lr_schedule=cfg.lr_schedule,
+            compile=cfg.compile,
+            precision=cfg.precision,
+            verbose=cfg.verbose,
+            state=state,
+            world=world,
+        )
     return Fitted(net.to(memory_format=torch.contiguous_format), scaler, history, val_idx)
+
+
+@contextlib.contextmanager
+def _cudnn_autotune(device: torch.device) -> Iterator[None]:
+    """cudnn picks the fastest convolution algorithms for the fit's fixed shapes (CUDA only)."""
+    if device.type != "cuda":
+        yield
+        return
+    previous = torch.backends.cudnn.benchmark
+    torch.backends.cudnn.benchmark = True
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.benchmark = previous

@@ -116,12 +116,13 @@ class Memory(nn.Module):
         if z.dim() < 2 or z.shape[1] != self.dim:
             raise ValueError(f"memory expects (B, {self.dim}, ...) queries, got {tuple(z.shape)}")
         spatial = z.shape[2:]
-        queries = z.movedim(1, -1).reshape(-1, self.dim).float()  # (B * prod(S), C)
+        last = z.dim() - 1  # (not -1: ONNX export writes a negative permutation for it)
+        queries = z.movedim(1, last).reshape(-1, self.dim).float()  # (B * prod(S), C)
         with _full_precision(z.device.type):
             w = self.address(queries)  # (B * prod(S), N)
             read = w @ self.weight  # (B * prod(S), C)
-        out = read.reshape(z.shape[0], *spatial, self.dim).movedim(-1, 1)
-        weights = w.reshape(z.shape[0], *spatial, self.num_slots).movedim(-1, 1)
+        out = read.reshape(z.shape[0], *spatial, self.dim).movedim(last, 1)
+        weights = w.reshape(z.shape[0], *spatial, self.num_slots).movedim(last, 1)
         return MemoryRead(out, weights)
 
     def decode_slots(self, spatial: tuple[int, ...] = ()) -> Tensor:

@@ -32,8 +32,8 @@ class Samples:
             self.n = len(X)  # type: ignore[arg-type]
             return
         arr = check_array(X, name, min_samples)
-        if isinstance(arr, np.memmap) or arr.dtype != np.float32:
-            self.mapped = arr  # rows converted to float32 as they are read
+        if arr.dtype != np.float32 or not arr.flags.writeable:  # a memory map, or to convert
+            self.mapped = arr  # rows read (as float32) batch by batch
         else:
             self.array = torch.from_numpy(arr)
         self.shape = tuple(arr.shape[1:])

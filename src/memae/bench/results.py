@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from ..distributed import is_first_rank
 from ..errors import InputError
 from ..io import atomic_write_text
 
@@ -52,6 +53,8 @@ class ResultsTable:
         columns: list[str] = []
         for r in self.rows:
             columns += [c for c in r if c not in columns]
+        if not is_first_rank():  # under torchrun, rank 0 writes
+            return
         buf = io.StringIO()
         writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n", restval="")
         writer.writeheader()

@@ -11,6 +11,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from .. import distributed
 from .common import fit_many
 from .results import ResultsTable
 
@@ -52,8 +53,9 @@ def run_jobs(
     after: Callable[[Job], None] | None = None,
 ) -> None:
     """Compute and add every missing row of ``jobs`` (``workers`` at once); ``after(job)``
-    runs once its row is in the table."""
-    bar = tqdm(total=total, desc=desc, unit="model")
+    runs once its row is in the table. Under torchrun every rank runs every job, each fit
+    spread over the ranks, and rank 0 writes the table."""
+    bar = tqdm(total=total, desc=desc, unit="model", disable=not distributed.is_first_rank())
 
     def pending() -> Iterator[tuple[Job, tuple[Any, ...]]]:
         for job in jobs:

@@ -27,6 +27,7 @@ from .. import plots
 from ..data.clips import ClipDataset, frame_scores
 from ..data.video import Video, load_video_dataset
 from ..detector import MemAEDetector
+from ..distributed import is_first_rank
 from ..errors import InputError
 from ..io import atomic_write_text
 from ..metrics import macro_auc, micro_auc
@@ -209,7 +210,9 @@ def run(bench: VideoBench) -> ResultsTable:
             "memory_s_per_frame": result.memory_s / n_frames,
             "memory_share": result.memory_s / info["score_s"],
         }
-        det.save(bench.out / "models" / f"{slug(spec)}_seed{seed}")
+        det.save(bench.out / "models" / f"{slug(spec)}_seed{seed}")  # by rank 0 of torchrun's
+        if not is_first_rank():
+            return fields
         _write_frame_scores(
             bench.out / "frame_scores" / f"{slug(spec)}_seed{seed}.csv",
             data.test,
@@ -235,7 +238,8 @@ def run(bench: VideoBench) -> ResultsTable:
     )
     total = len(bench.seeds) * len(bench.models)
     run_jobs(table, jobs, row, desc=f"bench video {bench.dataset}", total=total)
-    _markdown(bench, table, cfg)
+    if is_first_rank():
+        _markdown(bench, table, cfg)
     return table
 
 

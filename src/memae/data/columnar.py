@@ -39,26 +39,34 @@ def read_numeric(
     if columns is None:
         return None
     id_name, label_name, keep = columns
-    text = {n: pa.string() for n in (id_name, label_name) if n is not None}
-    try:
-        table = pacsv.read_csv(
+    text = [n for n in (id_name, label_name) if n is not None]
+    types = {n: pa.string() for n in text} | {n: pa.float64() for n in keep}
+    blocks, extra = [], []
+    try:  # block by block, each turned into float32 at once: at most twice the float32 data
+        reader = pacsv.open_csv(
             path,
             read_options=pacsv.ReadOptions(column_names=names, skip_rows=1 if header else 0),
             parse_options=pacsv.ParseOptions(delimiter=delimiter),
-            convert_options=pacsv.ConvertOptions(column_types=text, include_columns=[*text, *keep]),
+            convert_options=pacsv.ConvertOptions(
+                column_types=types, include_columns=[*text, *keep]
+            ),
         )
-    except (pa.ArrowException, OSError, ValueError):
+        for batch in reader:
+            columns = [batch.column(n).fill_null(np.nan).to_numpy() for n in keep]
+            blocks.append(np.stack(columns, 1).astype(np.float32, copy=False))
+            extra.append(pa.Table.from_batches([batch]).select(text))
+    except (pa.ArrowException, OSError, ValueError):  # text in a feature column, ragged rows
         return None
-    if table.num_rows == 0 or not all(_numeric(pa, table.column(n).type) for n in keep):
+    if not blocks or sum(len(b) for b in blocks) == 0:
         return None
+    X = np.concatenate(blocks) if len(blocks) > 1 else blocks[0]
+    del blocks
+    table = pa.concat_tables(extra)
     ids = table.column(id_name).to_pylist() if id_name is not None else None
     pandas_index = id_name in ("", "Unnamed: 0") and layout.id_column is None
     if ids is not None and pandas_index and ids != [str(i) for i in range(len(ids))]:
         return None  # not pandas' index after all: a feature column
     y = _labels(pa, table.column(label_name)) if label_name is not None else None
-    X = np.empty((table.num_rows, len(keep)), dtype=np.float32)
-    for j, name in enumerate(keep):
-        X[:, j] = table.column(name).cast(pa.float64()).fill_null(np.nan).to_numpy()
     spec = {"columns": [{"name": n, "categories": None} for n in keep]}
     return Loaded(X, y, ids, encoding=spec)
 
@@ -110,11 +118,6 @@ def _columns(
         keep = [c["name"] for c in encoding["columns"]]
         return (ident, label, keep) if all(k in names for k in keep) else None
     return ident, label, [n for n in names if n not in {label, ident, *dropped}]
-
-
-def _numeric(pa: Any, kind: Any) -> bool:
-    """Numbers (or an all-empty column); true/false are text here, as for the general reader."""
-    return bool(pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_null(kind))
 
 
 def _labels(pa: Any, column: Any) -> np.ndarray:

@@ -90,7 +90,8 @@ class GaussianBottleneck(Bottleneck):
         self.input_numel = input_numel
 
     def forward(self, z: Tensor) -> tuple[Tensor, Tensor | None, Tensor]:
-        mu, logvar = self.to_params(z.movedim(1, -1)).movedim(-1, 1).chunk(2, dim=1)
+        last = z.dim() - 1  # a positive axis: ONNX export mishandles -1 here
+        mu, logvar = self.to_params(z.movedim(1, last)).movedim(last, 1).chunk(2, dim=1)
         logvar = logvar.clamp(-10, 10)
         kl = 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).flatten(1).sum(1).mean()
         sample = mu + torch.randn_like(mu) * (0.5 * logvar).exp() if self.training else mu
