@@ -13,7 +13,6 @@ three runs fit the same model (equal up to rounding).
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import subprocess
@@ -23,6 +22,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from csvout import write_rows
 
 from memae.data.sample import load_mnist_sample
 from memae.runtime import cpu_count
@@ -76,12 +76,7 @@ def main() -> None:
                        "threshold": f"{config['threshold']:.6g}"}  # fmt: skip
                 rows.append(row)
                 print(row, flush=True)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    with open(args.out, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    print(f"wrote {args.out}")
+    write_rows(args.out, rows)
 
 
 if __name__ == "__main__":

@@ -6,17 +6,18 @@ sgemm peak (a large fp32 ``torch.matmul``), side by side in one run (issue #20, 
 FLOPs are counted by torch's FlopCounterMode on the meta device (``memae.runtime.step_flops``:
 forward + backward of the matmuls and convolutions; elementwise work is not counted, so the
 fraction is a lower bound of the machine's use). A step is what ``fit`` runs: forward, loss,
-backward and a fused Adam update, on the family's bench-sized input and batch.
+backward and a fused Adam update, on the family's bench-sized input and batch. ``bf16_vs_fp32``:
+the step rate under bf16 autocast over the fp32 rate (mixed precision on this CPU).
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import time
 from pathlib import Path
 
 import torch
+from csvout import write_rows
 
 from memae.fitting import reconstruction_loss
 from memae.models import create_model
@@ -42,8 +43,11 @@ def sgemm_peak(n: int = 4096, repeats: int = 5) -> float:
     return 2 * n**3 * repeats / (time.perf_counter() - start)
 
 
-def step_rate(variant: str, shape: tuple, batch: int, options: dict, seconds: float = 5.0):
-    """-> (FLOPs per step, steps per second) of training steps on random data."""
+def step_rate(
+    variant: str, shape: tuple, batch: int, options: dict, precision: str = "fp32", seconds=5.0
+) -> tuple[float, float]:
+    """-> (FLOPs per step, steps per second) of training steps on random data, under
+    ``precision`` (``bf16``: autocast, as ``fit(precision="bf16")`` trains)."""
     options = dict(options)
     mem = options.pop("mem_slots", None)
     net = create_model(variant, shape, **options, **({"mem_slots": mem} if mem else {}))
@@ -52,8 +56,11 @@ def step_rate(variant: str, shape: tuple, batch: int, options: dict, seconds: fl
     x = torch.rand(batch, *shape)
     net.train()
 
+    dtype = torch.bfloat16 if precision == "bf16" else None
+
     def step() -> None:
-        rec, aux = reconstruction_loss(net, x)
+        with torch.autocast("cpu", dtype=dtype, enabled=dtype is not None):
+            rec, aux = reconstruction_loss(net, x)
         opt.zero_grad(set_to_none=True)
         (rec + aux).backward()
         opt.step()
@@ -74,9 +81,11 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     peak = sgemm_peak()
     rows = [{"step": "sgemm 4096x4096 (peak)", "batch": "", "gflop_per_step": "",
-             "steps_per_s": "", "gflops": f"{peak / 1e9:.1f}", "of_peak": "100%"}]  # fmt: skip
+             "steps_per_s": "", "gflops": f"{peak / 1e9:.1f}", "of_peak": "100%",
+             "bf16_vs_fp32": ""}]  # fmt: skip
     for name, variant, shape, batch, options in CASES:
         flops, rate = step_rate(variant, shape, batch, options)
+        _, bf16 = step_rate(variant, shape, batch, options, "bf16")
         rows.append(
             {
                 "step": name,
@@ -85,15 +94,12 @@ def main() -> None:
                 "steps_per_s": f"{rate:.3g}",
                 "gflops": f"{flops * rate / 1e9:.2f}",
                 "of_peak": f"{flops * rate / peak:.1%}",
+                "bf16_vs_fp32": f"{bf16 / rate:.2f}",
             }
         )
         print(rows[-1], flush=True)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    with open(args.out, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    print(f"threads {args.threads}; wrote {args.out}")
+    write_rows(args.out, rows)
+    print(f"threads {args.threads}")
 
 
 if __name__ == "__main__":

@@ -1,9 +1,11 @@
 """A 2,000,000 x 10 table: read, train (one epoch) and score time and peak memory, for one or
 more checkouts of memae side by side in one run (issue #20, item 5).
 
-    python benchmarks/large_table.py make /tmp/memae_large      # table.csv (183 MB) + table.npy
+    python benchmarks/large_table.py make /tmp/memae_large      # table.csv (211 MB) + table.npy
     python benchmarks/large_table.py run /tmp/memae_large \\
         --src before=/path/to/old/src --src after=src --out benchmarks/results/large_table.csv
+    python benchmarks/large_table.py quality /tmp/memae_large \\
+        --src before=/path/to/old/src@64 --src after=src@auto     # val loss over seeds 0-2
 
 Each measurement runs in a fresh process with ``PYTHONPATH=SRC``, so its peak memory is its own.
 ``base_mb`` is the process's RSS after importing memae and torch; ``peak_mb`` its peak RSS;
@@ -17,7 +19,6 @@ epoch: the quality that a faster epoch must keep.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import subprocess
@@ -27,6 +28,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from csvout import write_rows
 
 ROWS, COLS = 2_000_000, 10
 FIELDS = [
@@ -143,13 +145,33 @@ def run(folder: Path, sources: list[str], out: Path, batches: list[str]) -> None
                     row["cli_s"], row["cli_peak_mb"] = cli(src, folder / file, folder / "m")
                 rows.append(row)
                 print(json.dumps(row), flush=True)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, FIELDS, extrasaction="ignore")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: f"{v:.4g}" if isinstance(v, float) else v for k, v in row.items()})
-    print(f"wrote {out}")
+    text = [{k: f"{v:.4g}" if isinstance(v, float) else v for k, v in r.items()} for r in rows]
+    write_rows(out, text, FIELDS)
+
+
+def quality(folder: Path, sources: list[str], out: Path, seeds: list[int]) -> None:
+    """The validation loss after one epoch, over seeds: each checkout's given batch sizes
+    (``LABEL=PATH@BATCH``, ``auto`` for its default), fitted on the table in memory."""
+    rows = []
+    for spec in sources:
+        label, rest = spec.split("=", 1)
+        src, batch = rest.split("@")
+        code = (
+            "import sys, json, numpy as np; from memae import MemAEDetector; "
+            "X = np.array(np.load(sys.argv[1])); b = sys.argv[2]; "
+            "kw = {} if b == 'auto' else {'batch_size': int(b)}; "
+            "d = MemAEDetector(epochs=1, random_state=int(sys.argv[3]), **kw).fit(X); "
+            "print(json.dumps(d.history_.val_loss[-1]))"
+        )
+        for seed in seeds:
+            args = [sys.executable, "-c", code, str(folder / "table.npy"), batch, str(seed)]
+            env = os.environ | {"PYTHONPATH": src}
+            done = subprocess.run(args, env=env, capture_output=True, text=True, check=True)
+            row = {"label": label, "batch_size": batch, "seed": seed,
+                   "val_loss": f"{float(done.stdout.split()[-1]):.5g}"}  # fmt: skip
+            rows.append(row)
+            print(row, flush=True)
+    write_rows(out, rows)
 
 
 def main() -> None:
@@ -162,6 +184,11 @@ def main() -> None:
     p.add_argument("--src", action="append", required=True, help="LABEL=PATH of a memae src/")
     p.add_argument("--batch", action="append", default=None, help="batch sizes (auto, 64, ...)")
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/large_table.csv"))
+    p = sub.add_parser("quality")
+    p.add_argument("folder", type=Path)
+    p.add_argument("--src", action="append", required=True, help="LABEL=PATH@BATCH")
+    p.add_argument("--seeds", default="0,1,2")
+    p.add_argument("--out", type=Path, default=Path("benchmarks/results/large_table_quality.csv"))
     p = sub.add_parser("_one")
     p.add_argument("path", type=Path)
     p.add_argument("batch")
@@ -169,6 +196,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.cmd == "make":
         make(args.folder)
+    elif args.cmd == "quality":
+        quality(args.folder, args.src, args.out, [int(x) for x in args.seeds.split(",")])
     elif args.cmd == "run":
         run(args.folder, args.src, args.out, args.batch or ["auto", "64"])
     else:

@@ -14,7 +14,6 @@ default (torch's one thread per core in old code, ``threads="auto"`` in new), ``
 from __future__ import annotations
 
 import argparse
-import csv
 import multiprocessing
 import os
 import subprocess
@@ -24,6 +23,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from csvout import write_rows
 
 
 def spin() -> None:
@@ -88,12 +88,7 @@ def main() -> None:
             finally:
                 for p in spinners:
                     p.terminate()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    with open(args.out, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    print(f"wrote {args.out}")
+    write_rows(args.out, rows)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from memae.cli import main
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run"]
 FIT = {"epochs": 3, "batch_size": 32, "random_state": 0, "threads": 1}
 FITS = {"ae": FIT | {"model": "ae"}, "memae": FIT | {"epochs": 1}}
+IMAGES = {"epochs": 1, "batch_size": 8, "random_state": 0, "threads": 1, "model": "ae"}
 FLAGS = ["--epochs", "3", "--batch-size", "32", "--seed", "0", "--threads", "1", "--quiet"]
 TRAIN_FLAGS = ["--model", "ae", *FLAGS]  # FITS["ae"]
 
@@ -92,10 +93,14 @@ def test_two_ranks_fit_what_one_process_fits_through_the_api(table: Path, tmp_pa
             from memae import MemAEDetector
             for name, params in {FITS!r}.items():
                 det = MemAEDetector(**params).fit(np.load({str(table)!r}))
-                det.save(sys.argv[1] + name)  # rank 0 writes, the other waits for it
+                det.save(sys.argv[1] + name)  # rank 0 writes it
                 assert det.run_["world_size"] == 2 and det.run_["backend"] == "gloo"
                 if dist.get_rank() == 1:  # every rank holds the same fitted detector
                     np.save(sys.argv[1] + name + ".rank1.npy", det.decision_scores_)
+            images = np.random.default_rng(0).random((48, 1, 16, 16), dtype=np.float32)
+            det = MemAEDetector(**{IMAGES!r}).fit(images)  # BatchNorm: rank 0's statistics
+            scores = det.decision_function(images)
+            np.save(sys.argv[1] + f"conv.rank{{dist.get_rank()}}.npy", scores)
             """
         )
     )
@@ -109,6 +114,7 @@ def test_two_ranks_fit_what_one_process_fits_through_the_api(table: Path, tmp_pa
         two = MemAEDetector.load(f"{out}{name}")
         _same_fit(two, MemAEDetector(**params).fit(X), X, weights=name == "ae")
         np.testing.assert_array_equal(np.load(f"{out}{name}.rank1.npy"), two.decision_scores_)
+    np.testing.assert_array_equal(np.load(f"{out}conv.rank0.npy"), np.load(f"{out}conv.rank1.npy"))
 
 
 def test_torchrun_memae_train_writes_one_model_like_plain_memae_train(table: Path, tmp_path):
@@ -165,6 +171,19 @@ def test_two_nodes_on_loopback(table: Path, tmp_path: Path):
     det = MemAEDetector.load(out)
     assert det.run_["world_size"] == 2
     _same_fit(det, MemAEDetector(**FITS["ae"]).fit(np.load(table)), np.load(table))
+
+
+def test_the_environment_decides_whether_a_fit_is_distributed(monkeypatch):
+    from memae import distributed
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    assert distributed.launched() and not distributed.is_first_rank()
+    monkeypatch.setenv("MEMAE_DISTRIBUTED", "0")  # inside someone else's job: one process
+    assert not distributed.launched() and distributed.is_first_rank()
+    monkeypatch.delenv("MEMAE_DISTRIBUTED")
+    monkeypatch.delenv("WORLD_SIZE")  # RANK alone (a pod's variable) is not a job
+    assert not distributed.launched() and distributed.is_first_rank()
 
 
 def test_a_rank_that_dies_ends_the_job_with_an_error_not_a_hang(table: Path, tmp_path: Path):

@@ -92,7 +92,7 @@ def test_exported_model_scores_like_the_trained_one(case, tmp_path):
     variant, kind, scoring = CASES[case]
     train, test, y = _data(kind)
     det = MemAEDetector(variant, inference_batch_size=33, **FAST, **scoring).fit(train)
-    path = export(det, tmp_path / "m.onnx")
+    path = det.export_onnx(tmp_path / "m.onnx")
     onnx_det = OnnxDetector(path)
     assert onnx_det.input_shape_ == det.input_shape_
     assert onnx_det.threshold_ == det.threshold_

@@ -246,6 +246,8 @@ def test_tables_the_columnar_reader_cannot_take_go_to_the_general_one(tmp_path):
         "text.csv": "a,b\n1,x\n2,y\n",  # a category column: one-hot or an error, as before
         "ragged.csv": "a,b\n1,2\n3\n",
         "bool.csv": "a,b\n1,true\n2,false\n",
+        "na.csv": "a,b\n1,NA\n2,3\n",  # R's missing value is text to the general reader
+        "blank.csv": "\n0,1\n5,6\n7,8\n",  # a leading blank line before pandas' header
     }
     for name, text in cases.items():
         (tmp_path / name).write_text(text)
@@ -255,6 +257,12 @@ def test_tables_the_columnar_reader_cannot_take_go_to_the_general_one(tmp_path):
     with pytest.raises(InputError, match="non-numeric column"):
         read_data(tmp_path / "text.csv")
     assert read_data(tmp_path / "text.csv", one_hot=True).X.shape == (2, 3)
+    with pytest.raises(InputError, match="non-numeric column"):
+        read_data(tmp_path / "na.csv")
+    assert read_data(tmp_path / "blank.csv").X.shape == (2, 2)  # the header is not a row
+    (tmp_path / "spaced.csv").write_text("x, y, label\n1, 2, 0\n3, 4, 1\n")
+    spaced = read_data(tmp_path / "spaced.csv", label_column=" label")
+    np.testing.assert_array_equal(spaced.y, [0.0, 1.0])  # numbers, as float() reads them
 
 
 def test_an_npy_is_memory_mapped_and_trains_from_the_file(tmp_path):

@@ -51,15 +51,12 @@ def save(det: MemAEDetector, path: str | os.PathLike) -> None:
     tensors = {f"model.{k}": v for k, v in det.model_.state_dict().items()}
     tensors |= {f"scaler.{k}": v for k, v in det.scaler_.state_dict().items()}
     tensors["decision_scores"] = torch.from_numpy(det.decision_scores_.astype(np.float32))
-    params = det.get_params(deep=False)
-    if not isinstance(params["random_state"], Integral | type(None)):
-        params["random_state"] = None
     schedule = getattr(det, "schedule_", None)
     config = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "memae_version": __version__,
-        "params": jsonable(params),
+        "params": saved_params(det),
         "input_shape": list(det.input_shape_),
         "scaling": det.scaler_.mode,
         "threshold": det.threshold_,
@@ -71,10 +68,16 @@ def save(det: MemAEDetector, path: str | os.PathLike) -> None:
         "run": getattr(det, "run_", None),  # how it was trained: ranks, backend, precision
         "tensors": {k: list(v.shape) for k, v in tensors.items()},
     }
-    world = distributed.current()
-    if world.main:  # one writer in a distributed job; the others wait until it is written
+    if distributed.current().main:  # one writer in a distributed job: rank 0
         write(path, config, tensors)
-    distributed.barrier(world)
+
+
+def saved_params(det: MemAEDetector) -> dict[str, Any]:
+    """The detector's parameters as JSON values (a RandomState seed is not saved: None)."""
+    params = det.get_params(deep=False)
+    if not isinstance(params["random_state"], Integral | type(None)):
+        params["random_state"] = None
+    return jsonable(params)
 
 
 def load(cls: type[MemAEDetector], path: str | os.PathLike, device: str | None) -> MemAEDetector:

@@ -211,6 +211,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     extra = (
         (
             f", memory: {usage['slots_addressed']}/{usage['num_slots']} slots used, "
+            f"{usage['effective_slots']:.1f} effective, "
             f"{usage['mean_nonzero_per_query']:.1f} non-zero weights per query"
         )
         if usage

@@ -12,6 +12,7 @@ import math
 import os
 from collections.abc import Iterator
 from numbers import Integral
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,17 +30,17 @@ from .fitting import (
     count_parameters,
     fit_network,
     resolve_device,
+    resolve_inference_batch,
     resolve_schedule,
     seed_everything,
     split_indices,
 )
-from .memory import UsageMeter
+from .memory import UsageMeter, collapse
 from .models import Autoencoder, create_model, resolve_family
 from .params import MODEL_KEYS, check_params
-from .preprocessing import range_warning
 from .runtime import cpu_count, local_processes, resolve_threads, step_flops, torch_threads
 from .samples import Samples
-from .scoring import ScoreOutput, Scorer, quantile_threshold
+from .scoring import ScoreOutput, Scorer, checked_scores, quantile_threshold
 from .trainstate import TrainState
 from .validation import check_shape
 
@@ -92,7 +93,8 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
             CPU convolutions run faster (1.03-1.3x per training step on a 2-core CPU, most for
             wider nets); the fitted model is converted back. Like ``compile``, equal to the
             default up to rounding only.
-        inference_batch_size: batch size for scoring.
+        inference_batch_size: batch size for scoring; ``auto``: 4096 for vectors, 256 for
+            images and clips.
         random_state: seed; the same seed gives the same scores on CPU.
         verbose: show a progress bar with the loss.
     """
@@ -125,7 +127,7 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
         loader_workers: int | str = "auto",
         compile: bool = False,
         channels_last: bool = False,
-        inference_batch_size: int = 256,
+        inference_batch_size: int | str = "auto",
         random_state: int | None = None,
         verbose: int = 0,
     ) -> None:
@@ -186,17 +188,19 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
         val_idx, train_idx = split_indices(len(data), self.validation_fraction, generator)
         family = resolve_family(self.model, data.shape, self.family)
         schedule = resolve_schedule(family, len(train_idx), self.epochs, self.batch_size, self.lr)
-        if schedule.batch_size < world.size:
+        if min(schedule.batch_size, len(train_idx)) < world.size:
             raise InputError(
-                f"batch_size {schedule.batch_size} is smaller than the {world.size} ranks"
+                f"{world.size} ranks need a batch_size and training rows of at least as many "
+                f"(batch_size {schedule.batch_size}, {len(train_idx)} training rows)"
             )
+        distributed.check_same(world, "data and schedule", (len(data), data.shape, schedule))
         net = self._build(data.shape)
         if world.size > 1:  # each rank its own noise (erasers, sampling) from here on
             torch.manual_seed(seed + world.rank)
         _warn_if_oversized(net, len(train_idx) * math.prod(data.shape))
         per_step = schedule.batch_size / world.size
         threads = resolve_threads(self.threads, lambda: step_flops(net, data.shape) * per_step)
-        cfg = self._fit_config(schedule, device, world, workers=self._workers(data, device))
+        cfg = self._fit_config(data, schedule, device, world)
         self.run_ = {
             **world.describe(),
             "device": str(device),
@@ -285,7 +289,7 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
             raise InputError(msg) from None
 
     def _fit_config(
-        self, schedule: Schedule, device: torch.device, world: World, workers: int
+        self, data: Samples, schedule: Schedule, device: torch.device, world: World
     ) -> FitConfig:
         return FitConfig(
             schedule=schedule,
@@ -296,20 +300,22 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
             compile=bool(self.compile),
             channels_last=bool(self.channels_last),
             precision=self.precision,
-            workers=workers,
-            inference_batch_size=self.inference_batch_size,
+            workers=self._workers(data, device),
+            inference_batch_size=self._inference_batch(data.shape),
             verbose=bool(self.verbose) and world.main,
             world=world,
         )
 
     def _warn_collapse(self) -> None:
-        usage = self.memory_usage_
-        if usage and usage["zero_rows_fraction"] > 0.5:
+        sign = collapse(self.memory_usage_)
+        if sign:
+            memory = self.model_.memory
             log.warning(
-                "memory collapse: %.0f%% of queries address no slot at all; lower "
-                "shrink_threshold (now %g) or use more slots",
-                100 * usage["zero_rows_fraction"],
-                self.model_.memory.shrink_threshold,
+                "memory collapse: %s. Lower shrink_threshold (now %g), or address by cosine "
+                "similarity (similarity='cosine', temperature 0.1), or use a memory per location "
+                "(model_options memory_on='location')",
+                sign,
+                memory.shrink_threshold,
             )
 
     # ------------------------------------------------------------------ scoring
@@ -353,7 +359,7 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
         has the one view ``"identity"`` (the input and its reconstruction)."""
         net, erased, restored = self._fitted("model_").eval(), [], []
         device = next(net.parameters()).device
-        for batch in self._samples(X).batches(batch_size=self.inference_batch_size):
+        for batch in self._samples(X).batches(batch_size=self._inference_batch()):
             with torch.no_grad():
                 views = net.views(self.scaler_(batch.to(device)))
                 outs = [net(v).reconstruction for v in views]
@@ -387,6 +393,14 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
         is ``memae.checkpoint``'s."""
         self._fitted("model_")
         checkpoint.save(self, path)
+
+    def export_onnx(self, path: str | os.PathLike, opset: int = 17) -> Path:
+        """Write the whole detector (scaling, views, network, scoring rule, threshold) as one
+        ONNX file, scored by ``memae.onnx.OnnxDetector``; needs ``memae[onnx]``."""
+        from .onnx import export
+
+        self._fitted("model_")
+        return export(self, path, opset=opset)
 
     @classmethod
     def load(cls, path: str | os.PathLike, device: str | None = None) -> MemAEDetector:
@@ -447,21 +461,29 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
         scorer = self.scorer()
         device = scorer.offset.device
         with torch_threads(self._scoring_threads()):
-            for batch in data.batches(indices, batch_size=self.inference_batch_size):
+            for batch in data.batches(indices, batch_size=self._inference_batch()):
                 yield scorer(batch.to(device))
 
-    def _scoring_threads(self) -> int:
-        def flops() -> float:
-            per_sample = step_flops(self.model_, self.input_shape_, train=False)
-            return per_sample * self.inference_batch_size
+    def _inference_batch(self, shape: tuple[int, ...] | None = None) -> int:
+        """The scoring batch for samples of ``shape`` (the fitted model's by default)."""
+        rank = len(shape if shape is not None else self._fitted("input_shape_"))
+        return resolve_inference_batch(self.inference_batch_size, rank)
 
-        return resolve_threads(self.threads, flops)
+    def _scoring_threads(self) -> int:
+        """``threads`` for a scoring pass; the FLOPs of a batch are counted once per model."""
+        if next(self.model_.parameters()).device.type != "cpu":
+            return torch.get_num_threads()  # a GPU scores; the CPU threads hardly matter
+        key = (id(self.model_), self._inference_batch())
+        if getattr(self, "_batch_flops", (None, 0.0))[0] != key:
+            per_sample = step_flops(self.model_, self.input_shape_, train=False)
+            self._batch_flops = (key, per_sample * key[1])
+        return resolve_threads(self.threads, lambda: self._batch_flops[1])
 
     @torch.no_grad()
     def _view_errors(self, data: Samples) -> Tensor:
         """(V, n): mean squared error of each sample under each view, unweighted."""
         scorer, parts = self.scorer(), []
-        for batch in data.batches(batch_size=self.inference_batch_size):
+        for batch in data.batches(batch_size=self._inference_batch()):
             errs, _, _ = scorer.view_errors(batch.to(scorer.offset.device))
             parts.append(errs.flatten(2).mean(2))
         return torch.cat(parts, 1)
@@ -484,14 +506,7 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
                 error_maps.append(out.error_map.cpu().numpy())
             if meter is not None and out.model.weights is not None:
                 meter.update(out.model.weights)
-        if check_range:
-            lo, hi = torch.stack(ranges).T
-            message = range_warning(self.scaler_.mode, float(lo.min()), float(hi.max()))
-            if message:
-                log.warning(message)
-        all_scores = np.concatenate(scores)
-        if not np.isfinite(all_scores).all():
-            raise InputError("scores are not finite: the data is far outside the training range")
+        all_scores = checked_scores(scores, ranges if check_range else None, self.scaler_.mode)
         return all_scores, (np.concatenate(error_maps) if maps else None)
 
 

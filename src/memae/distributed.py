@@ -51,18 +51,22 @@ class World:
 ONE = World()  # a single process
 
 
+SWITCH_ENV = "MEMAE_DISTRIBUTED"  # "0": fit in this process alone, even under a launcher
+
+
 def launched() -> bool:
-    """Started by torchrun (or another launcher setting its variables) with more than one rank."""
+    """Started by torchrun (or another launcher setting its variables) with more than one rank,
+    and not told otherwise by ``MEMAE_DISTRIBUTED=0``."""
+    if os.environ.get(SWITCH_ENV, "1") == "0":
+        return False
     return int(os.environ.get("WORLD_SIZE", "1")) > 1
 
 
 def is_first_rank() -> bool:
-    """Rank 0, or a single process (before the process group exists, from torchrun's RANK)."""
-    return (
-        current().main
-        if dist.is_available() and dist.is_initialized()
-        else (int(os.environ.get("RANK", "0")) == 0)
-    )
+    """Rank 0 or a single process; before the process group exists, torchrun's ``RANK``."""
+    if dist.is_available() and dist.is_initialized():
+        return current().main
+    return not launched() or int(os.environ.get("RANK", "0")) == 0
 
 
 def current() -> World:
@@ -81,9 +85,30 @@ def join(device: torch.device) -> World:
     if not dist.is_available():
         raise InputError("this torch build has no torch.distributed; run one process")
     backend = "nccl" if device.type == "cuda" else "gloo"
+    if device.type == "cuda":  # each rank's collectives on its own GPU
+        torch.cuda.set_device(device)
     timeout = timedelta(seconds=float(os.environ.get(TIMEOUT_ENV, DEFAULT_TIMEOUT)))
     dist.init_process_group(backend, timeout=timeout)
     return current()
+
+
+def check_same(world: World, what: str, value: Any) -> None:
+    """Every rank must have loaded the same data and settings (one split, one schedule)."""
+    values = gather(world, value)
+    if any(v != values[0] for v in values):
+        raise InputError(
+            f"the ranks disagree on the {what} ({values}): every rank must read the same data "
+            "with the same settings"
+        )
+
+
+def broadcast_buffers(world: World, module: torch.nn.Module) -> None:
+    """Rank 0's buffers (BatchNorm statistics, which each rank updates with its own share) on
+    every rank, so that all validate, keep and score the same model."""
+    if world.size == 1:
+        return
+    for buffer in module.buffers():
+        dist.broadcast(buffer.data, src=0)
 
 
 def local_device(device: torch.device) -> torch.device:
@@ -115,11 +140,6 @@ def gather(world: World, obj: Any) -> list[Any]:
     out: list[Any] = [None] * world.size
     dist.all_gather_object(out, obj)
     return out
-
-
-def barrier(world: World) -> None:
-    if world.size > 1:
-        dist.barrier()
 
 
 def _device(world: World) -> torch.device:

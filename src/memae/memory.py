@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -143,22 +144,26 @@ class Memory(nn.Module):
 
 class UsageMeter:
     """Collapse diagnostics accumulated over batches of weights (B, N[, *S]): how many slots any
-    query used, and how many non-zero weights a query has on average (1 = one-hot, 0 = all-zero)."""
+    query used, how many non-zero weights a query has on average (1 = one-hot, 0 = all-zero),
+    and each slot's usage: the share of queries whose largest weight is on it."""
 
     def __init__(self, num_slots: int) -> None:
         self.used = torch.zeros(num_slots, dtype=torch.bool)
+        self.top = torch.zeros(num_slots, dtype=torch.long)  # queries whose largest weight
         self.queries = 0
         self.nonzero = 0.0
         self.zero_rows = 0
         self.entropy = 0.0
 
     def update(self, weights: Tensor) -> None:
-        w = weights.detach().movedim(1, -1).reshape(-1, weights.shape[1]).cpu()  # (Q, N)
-        nonzero = w > 0
+        w = weights.detach().movedim(1, weights.dim() - 1).reshape(-1, weights.shape[1]).cpu()
+        nonzero = w > 0  # (Q, N)
+        addressed = nonzero.any(dim=1)
         self.used |= nonzero.any(dim=0)
+        self.top += torch.bincount(w[addressed].argmax(1), minlength=w.shape[1])
         self.queries += w.shape[0]
         self.nonzero += float(nonzero.sum())
-        self.zero_rows += int((~nonzero.any(dim=1)).sum())
+        self.zero_rows += int((~addressed).sum())
         self.entropy += float(addressing_entropy(w, dim=1)) * w.shape[0]
 
     @classmethod
@@ -167,18 +172,45 @@ class UsageMeter:
         total = cls(meters[0].used.numel())
         for m in meters:
             total.used |= m.used
+            total.top += m.top
             total.queries += m.queries
             total.nonzero += m.nonzero
             total.zero_rows += m.zero_rows
             total.entropy += m.entropy
         return total
 
-    def summary(self) -> dict[str, float]:
+    def summary(self) -> dict[str, Any]:
+        """``effective_slots``: exp of the entropy of the slot usage, the number of equally used
+        slots that would spread the queries as evenly (1: one slot takes every query)."""
         q = max(self.queries, 1)
+        usage = self.top.double() / max(int(self.top.sum()), 1)
+        spread = float(torch.exp(-(usage * usage.clamp_min(1e-300).log()).sum()))
         return {
             "slots_addressed": int(self.used.sum()),
             "num_slots": int(self.used.numel()),
             "mean_nonzero_per_query": self.nonzero / q,
             "zero_rows_fraction": self.zero_rows / q,
             "mean_entropy": self.entropy / q,
+            "effective_slots": spread if int(self.top.sum()) else 0.0,
+            "top_slot_share": float(usage.max()),
+            "slot_usage": [round(float(u), 6) for u in usage],
         }
+
+
+COLLAPSED_SLOTS = 2.0  # fewer effective slots than this: one or two slots take the queries
+
+
+def collapse(usage: dict[str, Any] | None) -> str | None:
+    """The sign of a collapsed memory in ``UsageMeter.summary()``, in words; None if healthy."""
+    if not usage:
+        return None
+    if usage["zero_rows_fraction"] > 0.5:
+        return f"{usage['zero_rows_fraction']:.0%} of queries address no slot at all"
+    effective = usage.get("effective_slots")
+    if effective is not None and effective < COLLAPSED_SLOTS and usage["num_slots"] > 2:
+        return (
+            f"{effective:.1f} effective slots of {usage['num_slots']}: one slot takes "
+            f"{usage['top_slot_share']:.0%} of the queries, so every reconstruction is nearly "
+            "the same template"
+        )
+    return None

@@ -17,9 +17,9 @@ Needs ``pip install 'memae[onnx]'`` (onnx, onnxruntime).
 
 from __future__ import annotations
 
+import copy
 import io
 import json
-import logging
 import os
 import warnings
 from pathlib import Path
@@ -30,14 +30,14 @@ import torch
 from torch import Tensor, nn
 
 from . import __version__
+from .checkpoint import saved_params
 from .errors import CheckpointError, InputError
+from .fitting import resolve_inference_batch
 from .io import atomic_write
-from .preprocessing import range_warning
 from .runtime import resolve_threads
 from .samples import Samples
+from .scoring import checked_scores
 from .validation import check_shape
-
-log = logging.getLogger(__name__)
 
 FORMAT = "memae.onnx"
 OPSET = 17
@@ -77,7 +77,7 @@ def export(
     path = Path(path)
     shape = tuple(det.input_shape_)
     maps = len(shape) >= 3
-    scorer = det.scorer().cpu().eval()
+    scorer = copy.deepcopy(det.scorer()).cpu().eval()  # the detector stays on its device
     model = Exported(scorer, float(det.threshold_), maps).eval()
     names = list(OUTPUTS if maps else OUTPUTS[:3])
     axes = {"input": {0: "batch"}, "score": {0: "batch"}, "label": {0: "batch"}}
@@ -101,14 +101,13 @@ def export(
             dynamo=False,
         )
     proto = onnx.load_from_string(buf.getvalue())
-    params = det.get_params(deep=False)
     meta = {
         "format": FORMAT,
         "memae_version": __version__,
         "input_shape": json.dumps(list(shape)),
         "threshold": repr(float(det.threshold_)),
         "scaling": det.scaler_.mode,
-        "params": json.dumps(_jsonable(params)),
+        "params": json.dumps(saved_params(det)),
     }
     if table_encoding is not None:
         meta["table_encoding"] = json.dumps(table_encoding)
@@ -117,15 +116,6 @@ def export(
     data = proto.SerializeToString()
     atomic_write(path, lambda tmp: tmp.write_bytes(data))
     return path
-
-
-def _jsonable(params: dict[str, Any]) -> dict[str, Any]:
-    from .checkpoint import jsonable
-
-    params = dict(params)
-    if not isinstance(params.get("random_state"), int | type(None)):
-        params["random_state"] = None
-    return jsonable(params)
 
 
 class OnnxDetector:
@@ -144,7 +134,8 @@ class OnnxDetector:
         self.params = json.loads(meta["params"])
         self.memae_version = meta["memae_version"]
         self.table_encoding = meta.get("table_encoding")
-        self.batch_size = int(self.params.get("inference_batch_size", 256))
+        setting = self.params.get("inference_batch_size", "auto")
+        self.batch_size = resolve_inference_batch(setting, len(self.input_shape_))
         options = ort.SessionOptions()
         size = float(np.prod(self.input_shape_)) * self.batch_size
         options.intra_op_num_threads = resolve_threads(threads, lambda: 1e4 * size)
@@ -215,14 +206,7 @@ class OnnxDetector:
             ranges.append(out["input_range"])
             if maps:
                 error_maps.append(out["error_map"])
-        lo = min(float(r[0]) for r in ranges)
-        hi = max(float(r[1]) for r in ranges)
-        message = range_warning(self.scaling, lo, hi)
-        if message:
-            log.warning(message)
-        all_scores = np.concatenate(scores)
-        if not np.isfinite(all_scores).all():
-            raise InputError("scores are not finite: the data is far outside the training range")
+        all_scores = checked_scores(scores, ranges, self.scaling)
         return (
             all_scores,
             np.concatenate(flags) if labels else None,

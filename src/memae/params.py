@@ -347,7 +347,13 @@ PARAMS: tuple[Param, ...] = (
         "images and clips: train in the channels-last layout (faster CPU convolutions)",
         "runtime",
     ),
-    Param("inference_batch_size", 256, Integer(), "batch size for scoring", "runtime"),
+    Param(
+        "inference_batch_size",
+        AUTO,
+        auto_or(Integer()),
+        "batch size for scoring; auto: 4096 vectors, 256 images and clips",
+        "runtime",
+    ),
     Param(
         "random_state",
         None,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -54,10 +54,10 @@ class Samples:
         ``generator`` when ``shuffle``. When shuffling (training) a trailing batch of fewer
         than ``min_last`` samples is merged into the previous one, so BatchNorm never sees a
         batch of size 1 (and each of ``min_last`` ranks gets a share)."""
-        idx = torch.arange(self.n) if indices is None else indices
+        idx = torch.arange(self.n, dtype=torch.int32) if indices is None else indices
         if shuffle:
-            idx = idx[torch.randperm(len(idx), generator=generator)]
-        chunks = list(idx.split(batch_size))
+            idx = idx[torch.randperm(len(idx), generator=generator, dtype=torch.int32)]
+        chunks = [c for c in idx.split(batch_size) if len(c)]
         if shuffle and len(chunks) > 1 and len(chunks[-1]) < min_last:
             chunks[-2:] = [torch.cat(chunks[-2:])]
         return chunks
@@ -73,12 +73,12 @@ class Samples:
         for chunk in self.chunks(indices, batch_size, shuffle, generator):
             yield self.take(chunk)
 
-    def reader(self, workers: int = 0, pin: bool = False) -> Callable[[list[Tensor]], Iterator]:
+    def reader(self, workers: int = 0, pin: bool = False) -> InProcess | Loader:
         """-> a function from index chunks to their batches, in order. A Dataset is read by
         ``workers`` DataLoader processes (kept for the whole fit; ``pin``: into pinned memory,
         for non-blocking copies to a GPU); arrays are read in this process."""
         if self.dataset is None or (workers == 0 and not pin):
-            return lambda chunks: (self.take(c) for c in chunks)
+            return InProcess(self)
         return Loader(self, workers, pin)
 
     def take(self, chunk: Tensor) -> Tensor:
@@ -111,6 +111,19 @@ def stack_items(indices: list[int], items: list[Any], shape: tuple[int, ...], na
     return batch
 
 
+class InProcess:
+    """Batches read in this process, in the order of the index chunks given."""
+
+    def __init__(self, samples: Samples) -> None:
+        self.samples = samples
+
+    def __call__(self, chunks: list[Tensor]) -> Iterator[Tensor]:
+        return (self.samples.take(c) for c in chunks)
+
+    def close(self) -> None:
+        pass
+
+
 class Loader:
     """A torch DataLoader over a Dataset whose batches are the index chunks it is called with."""
 
@@ -124,6 +137,13 @@ class Loader:
             pin_memory=pin,
             persistent_workers=workers > 0,
         )
+
+    def close(self) -> None:
+        """Stop the worker processes now (they outlive a pass, for the next epoch)."""
+        iterator = getattr(self.loader, "_iterator", None)
+        if iterator is not None and hasattr(iterator, "_shutdown_workers"):
+            iterator._shutdown_workers()
+        self.loader._iterator = None
 
     def __call__(self, chunks: list[Tensor]) -> Iterator[Tensor]:
         self.sampler.chunks = chunks

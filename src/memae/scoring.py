@@ -8,16 +8,21 @@ model's output come out.
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .errors import InputError
 from .models import Autoencoder, ModelOutput
-from .preprocessing import Scaler, apply_scaling
+from .preprocessing import Scaler, apply_scaling, range_warning
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -108,6 +113,21 @@ def error_maps(err: Tensor) -> Tensor:
     if err.dim() < 4:
         raise ValueError("error maps exist for images and clips only")
     return err.mean(1)
+
+
+def checked_scores(scores: list[np.ndarray], ranges: list[Any] | None, mode: str) -> np.ndarray:
+    """Batches of scores -> one array, refused when not finite; with the batches' scaled input
+    ranges ((lo, hi) each), a warning when the data is unlike the training data's range."""
+    if ranges:
+        lo = min(float(r[0]) for r in ranges)
+        hi = max(float(r[1]) for r in ranges)
+        message = range_warning(mode, lo, hi)
+        if message:
+            log.warning(message)
+    out = np.concatenate(scores)
+    if not np.isfinite(out).all():
+        raise InputError("scores are not finite: the data is far outside the training range")
+    return out
 
 
 def quantile_threshold(scores: Tensor | list[float], quantile: float) -> float:

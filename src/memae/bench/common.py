@@ -58,7 +58,9 @@ def make_detector(spec: str, seed: int, training: dict[str, Any], device: str) -
         return BASELINES[name](random_state=seed, **options)
     if name in PYOD_REFERENCES:
         return PyODReference(name, random_state=seed, **options)
-    params = {**training, **options}
+    # this process's torch threads: all of them, or a worker's share under --jobs (the rows
+    # keep the figures of the thread count they were measured with; a spec may override it)
+    params = {"threads": torch.get_num_threads(), **training, **options}
     top = {k: v for k, v in params.items() if k in BY_NAME}
     extra = {k: v for k, v in params.items() if k not in top}
     model_options = {**(top.pop("model_options", None) or {}), **extra}
@@ -117,6 +119,7 @@ def fit_and_score(
             info |= {
                 "slots_addressed": det.memory_usage_["slots_addressed"],
                 "nonzero_per_query": det.memory_usage_["mean_nonzero_per_query"],
+                "effective_slots": det.memory_usage_["effective_slots"],
             }
     return det, scores, info
 

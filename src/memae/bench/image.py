@@ -25,7 +25,7 @@ from ..detector import MemAEDetector
 from ..errors import InputError
 from ..io import atomic_write_text
 from .common import parse_model, slug, training_overrides
-from .results import ResultsTable, ordered_models, per_class_markdown, stamp
+from .results import ResultsTable, memory_markdown, ordered_models, per_class_markdown, stamp
 from .runner import Job, run_jobs
 
 log = logging.getLogger(__name__)
@@ -252,6 +252,7 @@ def write_markdown(bench: ImageBench, table: ResultsTable, seen: list[Task]) -> 
             )
             + "\n"
         )
+    text += memory_markdown(rows, models)
     text += "\n## Time (fit + score, seconds, summed over classes and seeds)\n\n"
     text += "| model | fit | score | rows |\n|---|---|---|---|\n"
     for spec in models:

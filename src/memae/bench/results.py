@@ -15,6 +15,7 @@ from .. import __version__
 from ..distributed import is_first_rank
 from ..errors import InputError
 from ..io import atomic_write_text
+from ..memory import COLLAPSED_SLOTS
 
 
 class ResultsTable:
@@ -138,3 +139,29 @@ def ordered_models(rows: list[dict[str, str]], preferred: Sequence[str]) -> list
         if r["model"] not in out:
             out.append(r["model"])
     return out
+
+
+def memory_markdown(rows: list[dict[str, str]], models: list[str]) -> str:
+    """The memory's addressing beside the AUCs: per model with a memory, the effective slots
+    (exp of the slot-usage entropy; ~1 = one-slot collapse), mean and lowest over its rows, and
+    the slots any query addressed. Rows written before the column existed are left out."""
+    lines = []
+    for spec in models:
+        mine = [r for r in rows if r["model"] == spec and r.get("effective_slots")]
+        if not mine:
+            continue
+        slots = [float(r["effective_slots"]) for r in mine]
+        used = [float(r["slots_addressed"]) for r in mine]
+        collapsed = sum(s < COLLAPSED_SLOTS for s in slots)
+        lines.append(
+            f"| {spec} | {statistics.mean(slots):.1f} | {min(slots):.1f} | "
+            f"{statistics.mean(used):.0f} | {collapsed} of {len(mine)} |"
+        )
+    if not lines:
+        return ""
+    head = (
+        "\n## Memory addressing (effective slots: exp of the entropy of the slot usage; "
+        "below 2 = collapsed)\n\n| model | effective slots, mean | lowest | slots addressed | "
+        "collapsed rows |\n|---|---|---|---|---|\n"
+    )
+    return head + "\n".join(lines) + "\n"

@@ -34,7 +34,7 @@ from ..metrics import macro_auc, micro_auc
 from ..scoring import normality
 from ..timing import module_time
 from .common import parse_model, slug, training_overrides
-from .results import ResultsTable, mean_std, stamp
+from .results import ResultsTable, mean_std, memory_markdown, stamp
 from .runner import Job, run_jobs
 
 log = logging.getLogger(__name__)
@@ -209,6 +209,7 @@ def run(bench: VideoBench) -> ResultsTable:
             "frames_per_s": n_frames / info["score_s"],
             "memory_s_per_frame": result.memory_s / n_frames,
             "memory_share": result.memory_s / info["score_s"],
+            **{k: info[k] for k in ("slots_addressed", "effective_slots") if k in info},
         }
         det.save(bench.out / "models" / f"{slug(spec)}_seed{seed}")  # by rank 0 of torchrun's
         if not is_first_rank():
@@ -322,6 +323,7 @@ def _markdown(bench: VideoBench, table: ResultsTable, cfg: dict[str, Any]) -> No
             f"| {spec} | " + " | ".join(cells) + f" | {len(mine)} | {per_epoch:.1f} | {fps:.1f} "
             f"| {share} |\n"
         )
+    text += memory_markdown(rows, bench.models)
     atomic_write_text(bench.out / "results.md", text)
 
 

@@ -48,7 +48,11 @@ def read_numeric(
             read_options=pacsv.ReadOptions(column_names=names, skip_rows=1 if header else 0),
             parse_options=pacsv.ParseOptions(delimiter=delimiter),
             convert_options=pacsv.ConvertOptions(
-                column_types=types, include_columns=[*text, *keep]
+                column_types=types,
+                include_columns=[*text, *keep],
+                null_values=[""],  # only an empty cell is missing, as for the general reader
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
             ),
         )
         for batch in reader:
@@ -60,7 +64,8 @@ def read_numeric(
     if not blocks or sum(len(b) for b in blocks) == 0:
         return None
     X = np.concatenate(blocks) if len(blocks) > 1 else blocks[0]
-    del blocks
+    del blocks, reader
+    pa.default_memory_pool().release_unused()  # arrow keeps freed blocks for reuse otherwise
     table = pa.concat_tables(extra)
     ids = table.column(id_name).to_pylist() if id_name is not None else None
     pandas_index = id_name in ("", "Unnamed: 0") and layout.id_column is None
@@ -78,7 +83,10 @@ def _layout(path: Path, layout: TableLayout) -> tuple[str, bool, list[str]] | No
     if head is None:
         return None
     delimiter = _delimiter(head, "\t" if path.suffix.lower() == ".tsv" else ",")
-    rows = [r for r in csv.reader(head.splitlines(), delimiter=delimiter) if r]
+    lines = head.splitlines()
+    if not lines or not lines[0].strip():  # leading blank lines: the general reader skips them
+        return None
+    rows = [r for r in csv.reader(lines, delimiter=delimiter) if r]
     if not rows:
         return None
     header = layout.header if layout.header is not None else _looks_like_header(rows)
@@ -121,8 +129,11 @@ def _columns(
 
 
 def _labels(pa: Any, column: Any) -> np.ndarray:
-    """Numbers where every label is one (as float), else the labels' text."""
+    """Numbers where every label is one (as float, spaces around them ignored, as Python's
+    float does), else the labels' text."""
+    import pyarrow.compute as pc
+
     try:
-        return column.cast(pa.float64()).to_numpy()
+        return pc.utf8_trim_whitespace(column).cast(pa.float64()).to_numpy()
     except pa.ArrowInvalid:
         return np.array(column.to_pylist())

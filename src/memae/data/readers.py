@@ -122,7 +122,7 @@ def _any_table(
     path: Path, label_column: str | None, one_hot: bool, encoding: dict | None, table: TableLayout
 ) -> Loaded:
     """A numeric text table through pyarrow's columnar reader where it can, else ``read_table``."""
-    if path.suffix.lower() != ".parquet":
+    if path.suffix.lower() != ".parquet" and not one_hot:  # one-hot: categories to encode
         from .columnar import read_numeric
 
         fast = read_numeric(path, label_column, table, encoding)
