@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-SIMILARITIES = ("dot", "cosine")
+SIMILARITIES = ("dot", "cosine", "scaled_dot")
 
 
 @dataclass
@@ -70,7 +70,9 @@ class Memory(nn.Module):
         num_slots: N, the number of prototype vectors.
         dim: C, the query dimension (channels of a feature map, or the flat encoding width).
         shrink_threshold: lam of Eq. 7; 0 disables shrinkage (then no renormalisation either).
-        similarity: ``"dot"`` (the authors' released code) or ``"cosine"`` (the paper, Eq. 5).
+        similarity: ``"dot"`` (the authors' released code), ``"cosine"`` (the paper, Eq. 5), or
+            ``"scaled_dot"``: the dot product over sqrt(C), as attention scales it, so that a
+            wide code does not make the softmax one-hot from the start.
         temperature: divides the cosine similarity; without it |d| <= 1 and the softmax is
             nearly uniform over large memories. Ignored for ``"dot"``.
     """
@@ -104,6 +106,8 @@ class Memory(nn.Module):
         """(Q, C) queries -> (Q, N) addressing weights after shrinkage and renormalisation."""
         if self.similarity == "dot":
             logits = queries @ self.weight.t()
+        elif self.similarity == "scaled_dot":
+            logits = queries @ self.weight.t() / math.sqrt(self.dim)
         else:
             logits = F.normalize(queries, dim=1) @ F.normalize(self.weight, dim=1).t()
             logits = logits / self.temperature

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from .errors import InputError
+from .memory import SIMILARITIES
 from .models import VARIANTS
 from .preprocessing import MODES
 
@@ -215,8 +216,8 @@ PARAMS: tuple[Param, ...] = (
     Param(
         "similarity",
         None,
-        optional(Choice(("dot", "cosine"))),
-        "memory addressing (None: dot)",
+        optional(Choice(SIMILARITIES)),
+        "memory addressing: dot, cosine, scaled_dot (None: dot)",
         "model",
     ),
     Param(
