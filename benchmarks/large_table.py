@@ -150,8 +150,9 @@ def run(folder: Path, sources: list[str], out: Path, batches: list[str]) -> None
 
 
 def quality(folder: Path, sources: list[str], out: Path, seeds: list[int]) -> None:
-    """The validation loss after one epoch, over seeds: each checkout's given batch sizes
-    (``LABEL=PATH@BATCH``, ``auto`` for its default), fitted on the table in memory."""
+    """The validation loss after one epoch, over seeds: each checkout at a batch size
+    (``LABEL=PATH@BATCH``, ``auto`` for its default, ``BATCH/LR`` with an lr), fitted on the
+    table in memory."""
     rows = []
     for spec in sources:
         label, rest = spec.split("=", 1)
@@ -159,7 +160,8 @@ def quality(folder: Path, sources: list[str], out: Path, seeds: list[int]) -> No
         code = (
             "import sys, json, numpy as np; from memae import MemAEDetector; "
             "X = np.array(np.load(sys.argv[1])); b = sys.argv[2]; "
-            "kw = {} if b == 'auto' else {'batch_size': int(b)}; "
+            "kw = {} if b == 'auto' else {'batch_size': int(b.split('/')[0])}; "
+            "kw |= {'lr': float(b.split('/')[1])} if '/' in b else {}; "
             "d = MemAEDetector(epochs=1, random_state=int(sys.argv[3]), **kw).fit(X); "
             "print(json.dumps(d.history_.val_loss[-1]))"
         )
@@ -186,7 +188,7 @@ def main() -> None:
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/large_table.csv"))
     p = sub.add_parser("quality")
     p.add_argument("folder", type=Path)
-    p.add_argument("--src", action="append", required=True, help="LABEL=PATH@BATCH")
+    p.add_argument("--src", action="append", required=True, help="LABEL=PATH@BATCH[/LR]")
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/large_table_quality.csv"))
     p = sub.add_parser("_one")

@@ -5,7 +5,7 @@ import pytest
 import torch
 from PIL import Image
 
-from memae import InputError
+from memae import InputError, MemAEDetector
 from memae.bench.image import ImageBench, parse_model, run
 from memae.data.cifar import load_cifar10, load_cifar100
 from memae.data.images import load_image_dataset
@@ -257,3 +257,29 @@ def test_bench_refuses_bad_settings(tmp_path):
         run(ImageBench("svhn", tmp_path, tmp_path / "o"))
     with pytest.raises(InputError, match="does not exist"):
         run(ImageBench("mnist", tmp_path / "nope", tmp_path / "o"))
+
+
+def tinted_digits(size: int, n: int = 200) -> np.ndarray:
+    """Real digits (0s of the embedded sample) at size x size, each tinted its own colour."""
+    import torch.nn.functional as F
+
+    from memae.data.sample import load_mnist_sample
+
+    images, labels = load_mnist_sample()
+    x = torch.from_numpy(images[labels == 0][:n].astype(np.float32) / 255)
+    x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
+    tint = np.random.default_rng(0).uniform(0.4, 1.0, (n, 3, 1, 1)).astype(np.float32)
+    return (x * torch.from_numpy(tint)).numpy()
+
+
+def test_a_collapsed_memory_is_reported_with_the_settings_to_change(caplog):
+    """The paper's dot-product addressing on larger colour images: every query's largest
+    weight lands on one slot, every reconstruction is one template (issue #22)."""
+    X = tinted_digits(64)
+    with caplog.at_level("WARNING", logger="memae.detector"):
+        det = MemAEDetector(
+            epochs=3, batch_size=32, similarity="dot", random_state=0, threads=1
+        ).fit(X)
+    usage = det.memory_usage_
+    assert usage["effective_slots"] < 2 and usage["top_slot_share"] > 0.9
+    assert "memory collapse" in caplog.text and "similarity" in caplog.text

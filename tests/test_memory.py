@@ -3,7 +3,14 @@ import math
 import pytest
 import torch
 
-from memae.memory import Memory, UsageMeter, addressing_entropy, hard_shrink, l1_normalize
+from memae.memory import (
+    Memory,
+    UsageMeter,
+    addressing_entropy,
+    collapse,
+    hard_shrink,
+    l1_normalize,
+)
 
 
 def test_shrinkage_zeroes_below_threshold_and_keeps_the_rest_proportional():
@@ -48,7 +55,7 @@ def test_only_addressed_slots_receive_gradient():
     assert grad[~addressed].max() <= 1e-6 * grad[addressed].max()
 
 
-@pytest.mark.parametrize("similarity", ["dot", "cosine"])
+@pytest.mark.parametrize("similarity", ["dot", "cosine", "scaled_dot"])
 def test_weights_are_a_distribution_over_slots(similarity):
     mem = Memory(16, 5, shrink_threshold=1 / 16, similarity=similarity)
     w = mem(torch.randn(7, 5)).weights
@@ -102,6 +109,30 @@ def test_usage_meter_counts_slots_and_nonzeros():
     assert s["slots_addressed"] == 2 and s["num_slots"] == 4
     assert s["mean_nonzero_per_query"] == pytest.approx(1.0)
     assert s["zero_rows_fraction"] == pytest.approx(1 / 3)
+    # slot usage: the share of addressed queries whose largest weight is on each slot
+    assert s["slot_usage"] == [1.0, 0.0, 0.0, 0.0] and s["effective_slots"] == pytest.approx(1)
+
+
+def test_effective_slots_count_how_evenly_the_queries_spread():
+    even, one = UsageMeter(8), UsageMeter(8)
+    even.update(torch.eye(8).repeat(3, 1))
+    one.update(torch.eye(8)[[5] * 24])
+    assert even.summary()["effective_slots"] == pytest.approx(8)
+    assert collapse(even.summary()) is None
+    assert one.summary()["effective_slots"] == pytest.approx(1)
+    assert "one slot takes 100% of the queries" in collapse(one.summary())
+    merged = UsageMeter.merge([even, one]).summary()  # the ranks of a distributed fit
+    assert merged["slot_usage"][5] == pytest.approx((3 + 24) / 48)
+
+
+def test_scaled_dot_is_the_dot_product_over_sqrt_c():
+    torch.manual_seed(0)
+    dot = Memory(10, 64, shrink_threshold=0, similarity="dot")
+    scaled = Memory(10, 64, shrink_threshold=0, similarity="scaled_dot")
+    scaled.weight.data.copy_(dot.weight.data)
+    q = torch.randn(5, 64) * 4
+    expected = torch.softmax(q @ dot.weight.t() / 8, dim=1)
+    torch.testing.assert_close(scaled.address(q), expected)
 
 
 def test_module_time_counts_only_the_timed_module_and_unhooks():
