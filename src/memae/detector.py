@@ -238,7 +238,8 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
         mine = world.part(torch.arange(len(data)))
         scores, _ = self._score(data, meter=meter, indices=mine)
         parts = distributed.gather(world, (scores, meter))
-        scores = np.concatenate([part for part, _ in parts])
+        if len(parts) > 1:
+            scores = np.concatenate([part for part, _ in parts])
         self.memory_usage_ = UsageMeter.merge([m for _, m in parts]).summary() if meter else None
         self._warn_collapse()
         self.decision_scores_ = scores

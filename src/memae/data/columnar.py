@@ -41,8 +41,9 @@ def read_numeric(
     id_name, label_name, keep = columns
     text = [n for n in (id_name, label_name) if n is not None]
     types = {n: pa.string() for n in text} | {n: pa.float64() for n in keep}
-    blocks, extra = [], []
-    try:  # block by block, each turned into float32 at once: at most twice the float32 data
+    X = np.empty((_count_lines(path), len(keep)), dtype=np.float32)  # rows: at most the lines
+    n, extra = 0, []
+    try:  # block by block, each written into X as float32: one block beside the data
         reader = pacsv.open_csv(
             path,
             read_options=pacsv.ReadOptions(column_names=names, skip_rows=1 if header else 0),
@@ -56,15 +57,16 @@ def read_numeric(
             ),
         )
         for batch in reader:
-            columns = [batch.column(n).fill_null(np.nan).to_numpy() for n in keep]
-            blocks.append(np.stack(columns, 1).astype(np.float32, copy=False))
+            for j, name in enumerate(keep):
+                X[n : n + batch.num_rows, j] = batch.column(name).fill_null(np.nan).to_numpy()
+            n += batch.num_rows
             extra.append(pa.Table.from_batches([batch]).select(text))
     except (pa.ArrowException, OSError, ValueError):  # text in a feature column, ragged rows
         return None
-    if not blocks or sum(len(b) for b in blocks) == 0:
+    if n == 0:
         return None
-    X = np.concatenate(blocks) if len(blocks) > 1 else blocks[0]
-    del blocks, reader
+    X = X[:n]  # a view: the unused tail (blank or quoted lines) is a few bytes
+    del reader
     pa.default_memory_pool().release_unused()  # arrow keeps freed blocks for reuse otherwise
     table = pa.concat_tables(extra)
     ids = table.column(id_name).to_pylist() if id_name is not None else None
@@ -92,6 +94,15 @@ def _layout(path: Path, layout: TableLayout) -> tuple[str, bool, list[str]] | No
     header = layout.header if layout.header is not None else _looks_like_header(rows)
     names = rows[0] if header else [str(i) for i in range(len(rows[0]))]
     return (delimiter, header, names) if len(set(names)) == len(names) else None
+
+
+def _count_lines(path: Path, chunk: int = 1 << 24) -> int:
+    """Line breaks in the file, plus one: an upper bound of its rows."""
+    count = 1
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            count += block.count(b"\n")
+    return count
 
 
 def _head(path: Path) -> str | None:
