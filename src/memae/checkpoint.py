@@ -47,7 +47,10 @@ WEIGHTS = "model.safetensors"
 
 
 def save(det: MemAEDetector, path: str | os.PathLike) -> None:
-    """Write the fitted detector ``det`` to the folder ``path`` (see ``write``)."""
+    """Write the fitted detector ``det`` to the folder ``path`` (see ``write``); in a
+    distributed job rank 0 writes and the other ranks do nothing."""
+    if not distributed.current().main:
+        return
     tensors = {f"model.{k}": v for k, v in det.model_.state_dict().items()}
     tensors |= {f"scaler.{k}": v for k, v in det.scaler_.state_dict().items()}
     tensors["decision_scores"] = torch.from_numpy(det.decision_scores_.astype(np.float32))
@@ -68,8 +71,7 @@ def save(det: MemAEDetector, path: str | os.PathLike) -> None:
         "run": getattr(det, "run_", None),  # how it was trained: ranks, backend, precision
         "tensors": {k: list(v.shape) for k, v in tensors.items()},
     }
-    if distributed.current().main:  # one writer in a distributed job: rank 0
-        write(path, config, tensors)
+    write(path, config, tensors)
 
 
 def saved_params(det: MemAEDetector) -> dict[str, Any]:

@@ -258,7 +258,7 @@ def cmd_score(args: argparse.Namespace) -> None:
     override = {}
     if len(shape) == 3 and Path(args.data).is_dir():  # folder images take the model's size
         override = {"image_size": args.image_size or shape[1:], "color": shape[0] == 3}
-    encoding = _table_encoding(args.model)
+    encoding = det.table_encoding if _is_onnx(args.model) else _table_encoding(args.model)
     if encoding is not None:  # encode the table's columns as at training
         override["encoding"] = encoding
     data = _read(args, args.data, **override)
@@ -277,9 +277,13 @@ def cmd_score(args: argparse.Namespace) -> None:
     )
 
 
+def _is_onnx(path: str) -> bool:
+    return Path(path).suffix.lower() == ".onnx"
+
+
 def _load_model(path: str, device: str | None) -> Any:
     """A model folder (torch) or an exported ``.onnx`` file (onnxruntime): the same outputs."""
-    if Path(path).suffix.lower() == ".onnx":
+    if _is_onnx(path):
         from .onnx import OnnxDetector
 
         if device not in (None, "cpu"):
@@ -289,11 +293,8 @@ def _load_model(path: str, device: str | None) -> Any:
 
 
 def _table_encoding(model: str) -> dict | None:
-    """How ``train --one-hot`` encoded the table: beside a model folder, or in an ONNX file."""
-    if Path(model).suffix.lower() == ".onnx":
-        from .onnx import OnnxDetector
-
-        return OnnxDetector.metadata(model).get("table_encoding")
+    """How ``train --one-hot`` encoded the table, saved beside a model folder (an ONNX file
+    holds it in its metadata: ``OnnxDetector.table_encoding``)."""
     encoding_file = Path(model) / TABLE_ENCODING
     if not encoding_file.exists():
         return None
@@ -308,7 +309,7 @@ def cmd_export(args: argparse.Namespace) -> None:
     from .onnx import export
 
     _output(args.out, "--out", args.model)
-    if Path(args.out).suffix.lower() != ".onnx":
+    if not _is_onnx(args.out):
         raise InputError(f"--out {args.out} should end in .onnx")
     det = MemAEDetector.load(args.model, device="cpu")
     path = export(det, args.out, opset=args.opset, table_encoding=_table_encoding(args.model))

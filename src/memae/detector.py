@@ -270,8 +270,11 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
         return TrainState(state_dir, fingerprint, generator, resume)
 
     def _workers(self, data: Samples, device: torch.device) -> int:
-        if self.loader_workers != "auto" or data.dataset is None:
-            return int(self.loader_workers) if data.dataset is not None else 0
+        """DataLoader workers: none for arrays; ``auto``: none on CPU, up to 8 with a GPU."""
+        if data.dataset is None:
+            return 0
+        if self.loader_workers != "auto":
+            return int(self.loader_workers)
         if device.type != "cuda":
             return 0
         return max(0, min(8, cpu_count() // local_processes() - 1))

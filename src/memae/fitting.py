@@ -454,11 +454,11 @@ def fit_network(
     Every rank draws the same shuffled global batches; each trains on its share of each, and
     validates on its share of ``val_idx`` (``memae.distributed``)."""
     layout = memory_layout(len(data.shape), cfg.channels_last)
-    chunk = max(cfg.inference_batch_size, SCALER_CHUNK_VALUES // math.prod(data.shape))
-    scaler = Scaler.fit(cfg.scaling, data.batches(train_idx, chunk), data.shape)
-    net = net.to(cfg.device, memory_format=layout)
     world, pin = cfg.world, cfg.device.type == "cuda"
     read = data.reader(cfg.workers, pin)
+    chunk = max(cfg.inference_batch_size, SCALER_CHUNK_VALUES // math.prod(data.shape))
+    scaler = Scaler.fit(cfg.scaling, read(data.chunks(train_idx, chunk)), data.shape)
+    net = net.to(cfg.device, memory_format=layout)
 
     def ready(x: Tensor) -> Tensor:
         x = x.to(cfg.device, non_blocking=pin)

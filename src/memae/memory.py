@@ -188,7 +188,7 @@ class UsageMeter:
         slots that would spread the queries as evenly (1: one slot takes every query)."""
         q = max(self.queries, 1)
         usage = self.top.double() / max(int(self.top.sum()), 1)
-        spread = float(torch.exp(-(usage * usage.clamp_min(1e-300).log()).sum()))
+        spread = float(torch.exp(addressing_entropy(usage[None], dim=1)))
         return {
             "slots_addressed": int(self.used.sum()),
             "num_slots": int(self.used.numel()),

@@ -211,7 +211,7 @@ def run(bench: VideoBench) -> ResultsTable:
             "memory_share": result.memory_s / info["score_s"],
             **{k: info[k] for k in ("slots_addressed", "effective_slots") if k in info},
         }
-        det.save(bench.out / "models" / f"{slug(spec)}_seed{seed}")  # by rank 0 of torchrun's
+        det.save(bench.out / "models" / f"{slug(spec)}_seed{seed}")  # rank 0 writes, under torchrun
         if not is_first_rank():
             return fields
         _write_frame_scores(

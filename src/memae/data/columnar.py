@@ -14,7 +14,15 @@ from typing import Any
 
 import numpy as np
 
-from .readers import Loaded, TableLayout, _column_index, _delimiter, _looks_like_header
+from .readers import (
+    Loaded,
+    TableLayout,
+    _column_index,
+    _delimiter,
+    _looks_like_header,
+    _pandas_index_name,
+    _row_numbers,
+)
 
 HEAD_BYTES = 1 << 16  # the layout is recognised from the lines in the first 64 KiB
 
@@ -70,8 +78,7 @@ def read_numeric(
     pa.default_memory_pool().release_unused()  # arrow keeps freed blocks for reuse otherwise
     table = pa.concat_tables(extra)
     ids = table.column(id_name).to_pylist() if id_name is not None else None
-    pandas_index = id_name in ("", "Unnamed: 0") and layout.id_column is None
-    if ids is not None and pandas_index and ids != [str(i) for i in range(len(ids))]:
+    if ids is not None and layout.id_column is None and not _row_numbers(ids):
         return None  # not pandas' index after all: a feature column
     y = _labels(pa, table.column(label_name)) if label_name is not None else None
     spec = {"columns": [{"name": n, "categories": None} for n in keep]}
@@ -131,7 +138,7 @@ def _columns(
     if layout.id_column is not None:
         ident = names[_column_index(path, names, layout.id_column, header)]
     else:  # pandas' unnamed index column, when its values turn out to be 0, 1, 2, ...
-        ident = names[0] if header and names[0] in ("", "Unnamed: 0") else None
+        ident = names[0] if _pandas_index_name(names, header) else None
     dropped = {names[_column_index(path, names, c, header)] for c in layout.drop_columns}
     if encoding is not None:
         keep = [c["name"] for c in encoding["columns"]]

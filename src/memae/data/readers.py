@@ -227,10 +227,19 @@ def _id_column(
     "Unnamed: 0" over the row numbers 0, 1, 2, ...)."""
     if given is not None:
         return _column_index(path, names, given, has_header)
-    unnamed = has_header and bool(names) and names[0] in ("", "Unnamed: 0")
-    if unnamed and [r[0] for r in rows] == [str(i) for i in range(len(rows))]:
+    if _pandas_index_name(names, has_header) and _row_numbers([r[0] for r in rows]):
         return 0
     return None
+
+
+def _pandas_index_name(names: list[str], has_header: bool) -> bool:
+    """The first column is named as pandas names its unnamed index ("" or "Unnamed: 0")."""
+    return has_header and bool(names) and names[0] in ("", "Unnamed: 0")
+
+
+def _row_numbers(values: list[str]) -> bool:
+    """The values are the row numbers 0, 1, 2, ... (pandas' index, written as text)."""
+    return values == [str(i) for i in range(len(values))]
 
 
 def _table_rows(path: Path, header: bool | None = None) -> tuple[list[str], list[list[str]], bool]:
