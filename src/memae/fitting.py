@@ -207,8 +207,8 @@ def _device_of(model: nn.Module) -> torch.device:
 
 
 def _fused(model: nn.Module) -> dict[str, bool]:
-    """Adam's fused kernel (one op per step for all parameters instead of a dozen per tensor:
-    a quarter of a small net's step) where torch has it for these parameters."""
+    """Adam's fused kernel (one op per step for all parameters instead of several per tensor)
+    where torch has it for these parameters."""
     device = _device_of(model)
     ok = device.type in ("cpu", "cuda") and all(p.is_floating_point() for p in model.parameters())
     return {"fused": True} if ok else {}
