@@ -11,7 +11,10 @@ Each measurement runs in a fresh process with ``PYTHONPATH=SRC``, so its peak me
 ``base_mb`` is the process's RSS after importing memae and torch; ``peak_mb`` its peak RSS;
 ``extra_x`` = (peak - base) / the table's float32 size; ``anon_peak_mb`` the peak of the
 process's anonymous memory (sampled every 20 ms), which leaves out the pages of a memory-mapped
-file that the kernel may drop. ``train_s`` = fit - the scoring pass inside fit (one pass over
+file that the kernel may drop. ``fixed_mb``: the same measurement's peak - base on a 20,000-row
+table of the same kind (``small.csv``, ``small.npy``: the libraries paged in, the tiny fit);
+``marginal_x`` = (peak - the small table's peak) / (the difference in float32 data): the memory
+that grows with the table. ``train_s`` = fit - the scoring pass inside fit (one pass over
 all rows, measured as ``score_s``). ``val_loss`` is the held-out reconstruction loss after the
 epoch: the quality that a faster epoch must keep.
 """
@@ -33,12 +36,15 @@ from csvout import write_rows
 ROWS, COLS = 2_000_000, 10
 FIELDS = [
     "label", "file", "batch_size", "threads", "read_s", "fit_s", "train_s", "score_s",
-    "val_loss", "schedule", "base_mb", "peak_mb", "anon_peak_mb", "extra_x", "cli_s", "cli_peak_mb",
+    "val_loss", "schedule", "base_mb", "peak_mb", "anon_peak_mb", "extra_x", "fixed_mb",
+    "marginal_x", "cli_s", "cli_peak_mb",
 ]  # fmt: skip
+SMALL = 20_000  # rows of the small table that measures the fixed cost
 
 
-def make(folder: Path, rows: int = ROWS) -> None:
-    """Normal rows: a 3-dimensional latent through a fixed tanh map into 10 columns, plus noise."""
+def make(folder: Path, rows: int = ROWS, name: str = "table") -> None:
+    """Normal rows: a 3-dimensional latent through a fixed tanh map into 10 columns, plus noise
+    (``name``.csv and .npy; the small table beside them, unless this is it)."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
@@ -48,10 +54,12 @@ def make(folder: Path, rows: int = ROWS) -> None:
     X = np.tanh(z @ mix) * 3 + rng.standard_normal(COLS).astype(np.float32)
     X += 0.05 * rng.standard_normal((rows, COLS)).astype(np.float32)
     folder.mkdir(parents=True, exist_ok=True)
-    np.save(folder / "table.npy", X)
+    np.save(folder / f"{name}.npy", X)
     table = pa.table({f"f{j}": X[:, j] for j in range(COLS)})
-    pacsv.write_csv(table, folder / "table.csv")
-    print(f"wrote {folder}/table.csv ({(folder / 'table.csv').stat().st_size / 1e6:.0f} MB)")
+    pacsv.write_csv(table, folder / f"{name}.csv")
+    print(f"wrote {folder}/{name}.csv ({(folder / f'{name}.csv').stat().st_size / 1e6:.0f} MB)")
+    if name == "table":
+        make(folder, SMALL, "small")
 
 
 def _rss() -> tuple[float, float]:
@@ -108,7 +116,7 @@ def one(path: Path, batch_size: str, threads: str) -> dict:
         "base_mb": base,
         "peak_mb": peak,
         "anon_peak_mb": peak_anon[0],
-        "extra_x": (peak - base) / (ROWS * COLS * 4 / 2**20),
+        "extra_x": (peak - base) / (len(X) * COLS * 4 / 2**20),
     }
 
 
@@ -141,6 +149,13 @@ def run(folder: Path, sources: list[str], out: Path, batches: list[str]) -> None
                     continue
                 row = json.loads(done.stdout.strip().splitlines()[-1])
                 row |= {"label": label, "file": file, "batch_size": batch, "threads": "default"}
+                small = folder / file.replace("table", "small")
+                args[3] = str(small)
+                done = subprocess.run(args, env=env, capture_output=True, text=True, check=True)
+                fixed = json.loads(done.stdout.strip().splitlines()[-1])
+                row["fixed_mb"] = fixed["peak_mb"] - fixed["base_mb"]
+                data_mb = (ROWS - SMALL) * COLS * 4 / 2**20
+                row["marginal_x"] = (row["peak_mb"] - fixed["peak_mb"]) / data_mb
                 if batch == "auto":
                     row["cli_s"], row["cli_peak_mb"] = cli(src, folder / file, folder / "m")
                 rows.append(row)

@@ -72,6 +72,9 @@ def test_detects_shifted_blobs_and_thresholds_without_labels(blobs):
     assert roc_auc_score(labels, scores) > 0.95
     assert det.decision_scores_.shape == (len(normal),) and det.labels_.shape == (len(normal),)
     assert 0.0 < det.labels_.mean() < 0.3
+    # derived from the scores, not a second copy of the training rows' size
+    assert "labels_" not in vars(det)
+    np.testing.assert_array_equal(det.labels_, det.decision_scores_ > det.threshold_)
     assert set(np.unique(det.predict(anomalies))) <= {0, 1}
     assert det.predict(anomalies).mean() > 0.8
     assert det.predict(anomalies, threshold=1e9).sum() == 0

@@ -122,7 +122,6 @@ def load(cls: type[MemAEDetector], path: str | os.PathLike, device: str | None) 
     if config.get("run") is not None:
         det.run_ = config["run"]
     det.decision_scores_ = tensors["decision_scores"].double().numpy()
-    det.labels_ = (det.decision_scores_ > threshold).astype(int)
     return det
 
 

@@ -25,6 +25,7 @@ from . import checkpoint, distributed
 from .distributed import World
 from .errors import InputError, NotFittedError
 from .fitting import (
+    INDEX,
     FitConfig,
     Schedule,
     count_parameters,
@@ -235,7 +236,7 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
         if self.model_.normalize_views:  # ARNet option: each view's error / its training mean
             self.model_.view_weights.copy_(1.0 / self._view_errors(data).mean(1).clamp_min(1e-12))
         meter = UsageMeter(self.model_.memory.num_slots) if self.model_.memory else None
-        mine = world.part(torch.arange(len(data)))
+        mine = world.part(torch.arange(len(data), dtype=INDEX)) if world.size > 1 else None
         scores, _ = self._score(data, meter=meter, indices=mine)
         parts = distributed.gather(world, (scores, meter))
         if len(parts) > 1:
@@ -245,7 +246,6 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
         self.decision_scores_ = scores
         held_out = scores[val_idx.numpy()] if len(val_idx) else scores
         self.threshold_ = quantile_threshold(held_out, self._quantile())
-        self.labels_ = (scores > self.threshold_).astype(int)
 
     def _train_state(
         self,
@@ -435,6 +435,12 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
             return int(self.random_state)
         return int(check_random_state(self.random_state).randint(2**31 - 1))
 
+    @property
+    def labels_(self) -> np.ndarray:
+        """0/1 labels of the training data: ``decision_scores_`` above ``threshold_`` (derived,
+        not stored: on a table of millions of rows that is megabytes)."""
+        return (self._fitted("decision_scores_") > self.threshold_).astype(int)
+
     def _fitted(self, attr: str) -> Any:
         if not hasattr(self, attr):
             raise NotFittedError("this detector is not fitted yet: call fit() or load() first")
@@ -502,10 +508,12 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
     ) -> tuple[np.ndarray, np.ndarray | None]:
         """-> (scores (n,), error maps (n, *map) when ``maps``) in one pass; ``meter`` counts
         the memory addressing; ``check_range`` warns of data unlike the training data's range."""
-        scores, error_maps, ranges = [], [], []
+        scores = np.empty(len(data) if indices is None else len(indices))  # filled in place
+        error_maps, ranges, n = [], [], 0
         for out in self._outputs(data, indices):
-            ranges.append(out.input_range)
-            scores.append(out.score.double().cpu().numpy())
+            ranges.append(out.input_range.tolist())  # floats: no small tensors left in the heap
+            scores[n : n + len(out.score)] = out.score.double().cpu().numpy()
+            n += len(out.score)
             if maps:
                 error_maps.append(out.error_map.cpu().numpy())
             if meter is not None and out.model.weights is not None:

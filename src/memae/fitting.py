@@ -424,9 +424,10 @@ INDEX = torch.int32  # sample indices: half the memory of int64 (tables of milli
 
 def split_indices(n: int, fraction: float, generator: torch.Generator) -> tuple[Tensor, Tensor]:
     """-> (held-out, training) indices, each sorted; at least one of each when fraction > 0."""
-    perm = torch.randperm(n, generator=generator, dtype=INDEX)
+    perm = torch.randperm(n, generator=generator, dtype=INDEX).numpy()
     n_val = min(max(1, round(n * fraction)), n - 1) if fraction > 0 else 0
-    return perm[:n_val].sort().values, perm[n_val:].sort().values
+    # numpy sorts without torch's int64 argsort beside the values
+    return torch.from_numpy(np.sort(perm[:n_val])), torch.from_numpy(np.sort(perm[n_val:]))
 
 
 def memory_layout(rank: int, channels_last: bool) -> torch.memory_format:

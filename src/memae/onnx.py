@@ -203,10 +203,10 @@ class OnnxDetector:
             out = dict(zip(self.outputs, values, strict=True))
             scores.append(out["score"].astype(np.float64))
             flags.append(out["label"].astype(int))
-            ranges.append(out["input_range"])
+            ranges.append(out["input_range"].tolist())
             if maps:
                 error_maps.append(out["error_map"])
-        all_scores = checked_scores(scores, ranges, self.scaling)
+        all_scores = checked_scores(np.concatenate(scores), ranges, self.scaling)
         return (
             all_scores,
             np.concatenate(flags) if labels else None,

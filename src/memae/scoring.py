@@ -115,19 +115,18 @@ def error_maps(err: Tensor) -> Tensor:
     return err.mean(1)
 
 
-def checked_scores(scores: list[np.ndarray], ranges: list[Any] | None, mode: str) -> np.ndarray:
-    """Batches of scores -> one array, refused when not finite; with the batches' scaled input
-    ranges ((lo, hi) each), a warning when the data is unlike the training data's range."""
+def checked_scores(scores: np.ndarray, ranges: list[Any] | None, mode: str) -> np.ndarray:
+    """The scores, refused when not finite; with the batches' scaled input ranges ((lo, hi)
+    each), a warning when the data is unlike the training data's range."""
     if ranges:
         lo = min(float(r[0]) for r in ranges)
         hi = max(float(r[1]) for r in ranges)
         message = range_warning(mode, lo, hi)
         if message:
             log.warning(message)
-    out = np.concatenate(scores)
-    if not np.isfinite(out).all():
+    if not np.isfinite(scores).all():
         raise InputError("scores are not finite: the data is far outside the training range")
-    return out
+    return scores
 
 
 def quantile_threshold(scores: Tensor | list[float], quantile: float) -> float:
