@@ -37,6 +37,10 @@ def test_model_contract(name, family):
         assert out.weights is not None and out.weights.shape[:2] == (3, model.memory.num_slots)
     else:
         assert out.weights is None and model.memory is None
+    scores_itself = VARIANTS[name].head is not None or VARIANTS[name].energy
+    assert (out.score is not None) == scores_itself
+    if scores_itself:
+        assert out.score.shape == (3,) and torch.isfinite(out.score).all()
     ((out.reconstruction - x) ** 2).mean().add(out.aux_loss).backward()
     for pname, p in model.named_parameters():
         assert p.grad is not None, f"{pname} got no gradient"
@@ -44,6 +48,8 @@ def test_model_contract(name, family):
     model.eval()
     with torch.no_grad():
         torch.testing.assert_close(model(x).reconstruction, model(x).reconstruction)
+        if scores_itself:
+            torch.testing.assert_close(model(x).score, model(x).score)
 
 
 def test_paper_architectures():

@@ -68,7 +68,7 @@ def test_a_setting_given_twice_is_an_error_naming_both():
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("epochs", 0), ("epochs", "many"), ("lr", 0), ("batch_size", 2.5), ("verbose", -1)],
+    [("epochs", -1), ("epochs", "many"), ("lr", 0), ("batch_size", 2.5), ("verbose", -1)],
 )
 def test_constraints_come_from_the_table(name, value):
     with pytest.raises(InputError, match=f"{name}="):

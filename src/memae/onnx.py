@@ -74,6 +74,8 @@ def export(
     """Write the fitted ``det`` (a ``MemAEDetector``) to ``path`` as ONNX (whole or not at all);
     ``table_encoding``: how ``memae train --one-hot`` encoded a table, kept in the metadata."""
     onnx = _require("onnx")
+    if not det._fitted("model_").exportable:
+        raise InputError(f"{det.model} cannot be exported to ONNX: its output is a gradient")
     path = Path(path)
     shape = tuple(det.input_shape_)
     maps = len(shape) >= 3

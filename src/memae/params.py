@@ -244,8 +244,9 @@ PARAMS: tuple[Param, ...] = (
     Param(
         "epochs",
         AUTO,
-        auto_or(Integer()),
-        "training epochs; auto: the family's budget of samples seen, sized by the data",
+        auto_or(Integer(0)),
+        "training epochs; auto: the family's budget of samples seen, sized by the data; "
+        "0: the network at its initialisation (what a protocol gives an untrained net)",
         "training",
     ),
     Param(

@@ -44,7 +44,8 @@ class ScoreOutput:
 class Scorer(nn.Module):
     """raw x -> scale -> views (ARNet's erasers; x itself otherwise) -> model -> residual,
     smoothed by ``sigma`` -> squared -> views averaged with the model's ``view_weights`` ->
-    per-sample score, the mean of the ``top`` fraction of the largest errors."""
+    per-sample score, the mean of the ``top`` fraction of the largest errors; or, for a model
+    that scores itself (DAGMM, DCN, DSEBM: ``ModelOutput.score``), that score."""
 
     def __init__(self, net: Autoencoder, scaler: Scaler, sigma: float = 0.0, top: float = 1.0):
         super().__init__()
@@ -69,7 +70,8 @@ class Scorer(nn.Module):
         else:
             w = self.net.view_weights.reshape(-1, *([1] * x.dim()))
             err = (errs * w).mean(0)  # (B, *shape)
-        return ScoreOutput(sample_scores(err, self.top), err, out, input_range)
+        score = sample_scores(err, self.top) if out.score is None else out.score.float()
+        return ScoreOutput(score, err, out, input_range)
 
 
 def squared_error(x: Tensor, x_hat: Tensor, sigma: float = 0.0) -> Tensor:

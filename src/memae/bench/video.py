@@ -204,7 +204,7 @@ def run(bench: VideoBench) -> ResultsTable:
             "epochs": epochs,
             "best_epoch": info["best_epoch"],
             "fit_s": info["fit_s"],
-            "fit_s_per_epoch": info["fit_s"] / epochs,
+            "fit_s_per_epoch": info["fit_s"] / max(epochs, 1),
             "score_s": info["score_s"],
             "frames_per_s": n_frames / info["score_s"],
             "memory_s_per_frame": result.memory_s / n_frames,

@@ -14,17 +14,21 @@ from torch import Tensor, nn
 
 from ..memory import Memory
 from .bottlenecks import Bottleneck
+from .heads import Head
 from .restore import Restoration
 
 
 @dataclass
 class ModelOutput:
     """reconstruction: like the input; weights: memory addressing (B, N[, *S]) or None;
-    aux_loss: the scalar added to the reconstruction loss (entropy, l1 or KL term)."""
+    aux_loss: the scalar added to the reconstruction loss (entropy, l1, KL or a head's term);
+    score: (B,) the model's own anomaly score (a head's energy or distance, DSEBM's energy),
+    reported instead of the reconstruction error; None for a reconstruction model."""
 
     reconstruction: Tensor
     weights: Tensor | None
     aux_loss: Tensor
+    score: Tensor | None = None
 
 
 @dataclass
@@ -43,8 +47,12 @@ class Autoencoder(nn.Module):
 
     An encoder may also return skip connections, ``(z, skips)``, that its decoder takes as
     ``decoder(z, skips)`` (U-Net). With ``erasers`` (ARNet) the model restores: it is trained on
-    (erased input, original) pairs and scored on every erased view of an input.
+    (erased input, original) pairs and scored on every erased view of an input. A ``head``
+    (``heads.py``: DAGMM's mixture, DCN's k-means) scores each sample from its input, code and
+    reconstruction, and adds its term to the training loss.
     """
+
+    exportable = True  # to ONNX as one forward pass
 
     def __init__(
         self,
@@ -53,6 +61,7 @@ class Autoencoder(nn.Module):
         flatten: bool,
         erasers: list[str] | None = None,
         normalize_views: bool = False,
+        head: Head | None = None,
     ) -> None:
         super().__init__()
         self.encoder = backbone.encoder
@@ -60,6 +69,7 @@ class Autoencoder(nn.Module):
         self.decoder = backbone.decoder
         self.latent_shape = backbone.latent_shape
         self.flatten = flatten
+        self.head = head
         self.restoration = Restoration(erasers, normalize_views) if erasers else None
         if self.restoration is not None:
             # per-view weights of the restoration error (1, or 1 / the view's training mean);
@@ -83,7 +93,11 @@ class Autoencoder(nn.Module):
     def forward(self, x: Tensor) -> ModelOutput:
         z, skips = self.encode(x)
         z_hat, weights, aux = self.bottleneck(z)
-        return ModelOutput(self.decode(z_hat, skips), weights, aux)
+        x_hat = self.decode(z_hat, skips)
+        if self.head is None:
+            return ModelOutput(x_hat, weights, aux)
+        score, term = self.head(x, z, x_hat)
+        return ModelOutput(x_hat, weights, aux + term, score)
 
     @property
     def eraser_names(self) -> list[str]:

@@ -12,8 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import dagmm, dcn  # noqa: F401  (registers the heads)
 from .base import Autoencoder, Backbone
 from .bottlenecks import BOTTLENECKS, build_bottleneck
+from .dsebm import ENERGY_DEFAULTS, EnergyModel
+from .heads import HEADS, build_head
 from .restore import RESTORE_DEFAULTS, eraser_names
 
 
@@ -31,6 +34,8 @@ class Variant:
     summary: str = ""
     family: str | None = None  # None: chosen from the input rank
     restore: bool = False  # ARNet: trained to undo attribute erasure
+    head: str | None = None  # a scoring head of heads.py (DAGMM, DCN): its score is reported
+    energy: bool = False  # DSEBM: the family's encoder as an energy, scored by that energy
 
 
 _FAMILIES: dict[str, Family] = {}
@@ -51,15 +56,23 @@ VARIANTS: dict[str, Variant] = {
     "arnet-mem": Variant(
         "memory", summary="ARNet with MemAE's memory at the bottleneck", family="unet", restore=True
     ),
+    "dagmm": Variant(
+        "none", summary="DAGMM: a Gaussian mixture on [code, reconstruction features]", head="gmm"
+    ),
+    "dcn": Variant("none", summary="DCN: k-means on the codes", head="kmeans"),
+    "dsebm": Variant("none", summary="DSEBM: an energy trained by score matching", energy=True),
 }
 
 # Every setting create_model takes besides the family's own options, with its default: each
-# bottleneck's (models/bottlenecks.py), ARNet's (models/restore.py) and where the memory sits.
+# bottleneck's (models/bottlenecks.py), each head's (models/heads.py), DSEBM's (models/dsebm.py),
+# ARNet's (models/restore.py) and where the memory sits.
 # Any variant accepts all of them, so that one spec can serve a table of variants; each is used
 # only by what declares it.
 LAYOUT_DEFAULTS: dict[str, Any] = {"memory_on": None}  # "flat" | "location"; None: the family's
 BOTTLENECK_DEFAULTS: dict[str, Any] = {
     **{k: v for entry in BOTTLENECKS.values() for k, v in entry.defaults.items()},
+    **{k: v for entry in HEADS.values() for k, v in entry.defaults.items()},
+    **ENERGY_DEFAULTS,
     **LAYOUT_DEFAULTS,
     **RESTORE_DEFAULTS,
 }
@@ -128,6 +141,10 @@ def create_model(
         raise ValueError(f"unknown option(s) {', '.join(unknown)}; {name}/{family} takes {allowed}")
 
     backbone = fam.build(input_shape, **family_kw)
+    if variant.energy:
+        return EnergyModel(
+            backbone, input_shape, float(opts["noise_std"]), int(opts["energy_units"])
+        )
     memory_on = opts["memory_on"] or backbone.memory_on
     if memory_on not in ("flat", "location"):
         raise ValueError(f"memory_on must be 'flat' or 'location', got {memory_on!r}")
@@ -138,12 +155,15 @@ def create_model(
         variant.bottleneck, opts, width, backbone.memory_slots, _prod(input_shape)
     )
     erasers = eraser_names(opts["erasers"], variant.restore, input_shape)
+    # a head sees the code flattened
+    head = build_head(variant.head, opts, _prod(backbone.latent_shape)) if variant.head else None
     return Autoencoder(
         backbone,
         bottleneck,
         flatten=flat,
         erasers=erasers,
         normalize_views=bool(opts["normalize_views"]),
+        head=head,
     )
 
 

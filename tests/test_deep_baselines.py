@@ -1,0 +1,94 @@
+"""The papers' deep baselines (DAGMM, DCN, DSEBM) and the untrained floor: the estimator
+contract at tiny size, each scored by its own score through the one scoring path."""
+
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import roc_auc_score
+
+from memae import InputError, MemAEDetector
+from memae.bench.common import make_detector
+from memae.models import create_model
+from memae.models.dagmm import energy, mixture
+from memae.models.dcn import KMeansHead
+
+SELF_SCORING = ["dagmm", "dcn", "dsebm"]
+
+
+@pytest.mark.parametrize("model", SELF_SCORING)
+def test_fits_scores_itself_and_round_trips(model, blobs, tmp_path):
+    normal, anomalies = blobs
+    det = MemAEDetector(model, epochs=15, random_state=0, threads=1, verbose=False).fit(normal)
+    test = np.r_[normal[:30], anomalies]
+    scores = det.decision_function(test)
+    assert roc_auc_score(np.r_[np.zeros(30), np.ones(30)], scores) > 0.9
+    # the reported score is the model's own, not its reconstruction error
+    out = det.scorer()(torch.from_numpy(test))
+    torch.testing.assert_close(out.score, out.model.score.float())
+    assert not torch.allclose(out.score, out.error.mean(1))
+    assert 0.0 < det.labels_.mean() < 0.3  # a label-free threshold on held-out scores
+    det.save(tmp_path / model)
+    loaded = MemAEDetector.load(tmp_path / model)
+    np.testing.assert_allclose(loaded.decision_function(test), scores, rtol=1e-6)
+    assert loaded.threshold_ == det.threshold_
+
+
+@pytest.mark.parametrize("model", SELF_SCORING)
+def test_images(model):
+    rng = np.random.default_rng(0)
+    X = rng.random((40, 1, 12, 12), dtype=np.float32)
+    det = MemAEDetector(model, epochs=2, random_state=0, threads=1, verbose=False).fit(X)
+    assert np.isfinite(det.decision_function(X[:5])).all()
+
+
+def test_dagmm_mixture_and_energy_are_the_papers():
+    # one component: the energy is the Gaussian negative log-density
+    f = torch.randn(500, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    phi, mu, cov = mixture(f, torch.ones(500, 1, dtype=torch.float64), ridge=0.0)
+    torch.testing.assert_close(mu[0], f.mean(0))
+    torch.testing.assert_close(cov[0], torch.cov(f.t(), correction=0))
+    gauss = torch.distributions.MultivariateNormal(mu[0], cov[0])
+    torch.testing.assert_close(energy(f, phi, mu, cov), -gauss.log_prob(f))
+    net = create_model("dagmm", (10,), hidden=[8, 4, 1])
+    assert net.head.mu.shape == (4, 3)  # the paper's KDD setting: 1-d code + 2 features, K = 4
+
+
+def test_dcn_centres_are_running_means_of_their_codes():
+    head = KMeansHead(code_width=2, clusters=2, kmeans_weight=0.1).train()
+    head.centres.copy_(torch.tensor([[0.0, 0.0], [10.0, 10.0]]))
+    head.seeded.fill_(True)
+    z = torch.tensor([[1.0, 1.0], [3.0, 1.0], [9.0, 9.0]])
+    score, term = head(z, z, z)
+    torch.testing.assert_close(head.centres, torch.tensor([[2.0, 1.0], [9.0, 9.0]]))
+    torch.testing.assert_close(head.counts, torch.tensor([2.0, 1.0]))
+    torch.testing.assert_close(score, torch.tensor([2**0.5, 10**0.5, 2**0.5]))
+    assert term > 0
+
+
+def test_dsebm_reconstruction_is_x_minus_the_energy_gradient():
+    net = create_model("dsebm", (6,)).eval()
+    x = torch.randn(4, 6)
+    out = net(x)
+    xg = x.clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(net.energy(xg).sum(), xg)
+    torch.testing.assert_close(out.reconstruction, x - grad)
+    torch.testing.assert_close(out.score, net.energy(x).detach())
+
+
+def test_dsebm_is_refused_by_onnx_export(blobs, tmp_path):
+    pytest.importorskip("onnx")
+    det = MemAEDetector("dsebm", epochs=1, threads=1, verbose=False).fit(blobs[0])
+    with pytest.raises(InputError, match="cannot be exported"):
+        det.export_onnx(tmp_path / "m.onnx")
+
+
+def test_untrained_floor_is_epochs_zero(blobs):
+    normal, anomalies = blobs
+    training = {"threads": 1, "verbose": False}
+    untrained = make_detector("memae:epochs=0", 0, training, "cpu").fit(normal)
+    trained = make_detector("memae:epochs=2", 0, training, "cpu").fit(normal)
+    assert untrained.history_.train_loss == [] and untrained.schedule_.epochs == 0
+    assert len(trained.history_.train_loss) == 2
+    params = zip(untrained.model_.parameters(), trained.model_.parameters(), strict=True)
+    assert not all(torch.equal(a, b) for a, b in params)  # the same seed, never trained
+    assert np.isfinite(untrained.decision_function(anomalies)).all()
