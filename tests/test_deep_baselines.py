@@ -1,4 +1,4 @@
-"""The papers' deep baselines (DAGMM, DCN, DSEBM) and the untrained floor: the estimator
+"""The papers' deep baselines (DAGMM, DCN, DSEBM, PixCNN) and the untrained floor: the estimator
 contract at tiny size, each scored by its own score through the one scoring path."""
 
 import numpy as np
@@ -33,7 +33,7 @@ def test_fits_scores_itself_and_round_trips(model, blobs, tmp_path):
     assert loaded.threshold_ == det.threshold_
 
 
-@pytest.mark.parametrize("model", SELF_SCORING)
+@pytest.mark.parametrize("model", [*SELF_SCORING, "pixcnn"])
 def test_images(model):
     rng = np.random.default_rng(0)
     X = rng.random((40, 1, 12, 12), dtype=np.float32)
@@ -73,6 +73,7 @@ def test_dsebm_reconstruction_is_x_minus_the_energy_gradient():
     (grad,) = torch.autograd.grad(net.energy(xg).sum(), xg)
     torch.testing.assert_close(out.reconstruction, x - grad)
     torch.testing.assert_close(out.score, net.energy(x).detach())
+    assert create_model("dsebm", (6,), dsebm_score="reconstruction")(x).score is None  # DSEBM-r
 
 
 def test_dsebm_is_refused_by_onnx_export(blobs, tmp_path):
@@ -92,3 +93,31 @@ def test_untrained_floor_is_epochs_zero(blobs):
     params = zip(untrained.model_.parameters(), trained.model_.parameters(), strict=True)
     assert not all(torch.equal(a, b) for a, b in params)  # the same seed, never trained
     assert np.isfinite(untrained.decision_function(anomalies)).all()
+
+
+def test_pixcnn_is_autoregressive_and_scores_by_likelihood():
+    net = create_model("pixcnn", (2, 8, 8), pixel_width=8, pixel_blocks=2).eval()
+    x = torch.rand(1, 2, 8, 8, requires_grad=True)
+    logits = net.decoder(net.encoder(x))  # (1, 2 * levels, 8, 8)
+    logits[0, :, 3, 4].sum().backward()
+    seen = x.grad[0].abs().sum(0)  # (8, 8): the inputs that pixel (3, 4) depends on
+    assert seen[:3].sum() > 0 and seen[3, :4].sum() > 0
+    assert seen[3, 4:].sum() == 0 and seen[4:].sum() == 0  # not itself, nothing after it
+    out = net(x.detach())
+    assert out.score.shape == (1,) and out.reconstruction.shape == x.shape
+    # the fitted term is the NLL per value: about log(levels) for an untrained net
+    with torch.no_grad():
+        loss = net.reconstruction_loss(net(x.detach()), x.detach())
+    assert abs(float(loss) - np.log(256)) < 0.5
+
+
+def test_pixcnn_flags_images_unlike_its_training_images():
+    rng = np.random.default_rng(0)
+    smooth = np.repeat(np.linspace(0, 1, 8, dtype=np.float32)[None, None, None], 8, 2)
+    X = np.clip(smooth + 0.02 * rng.standard_normal((60, 1, 8, 8)), 0, 1).astype(np.float32)
+    noise = rng.random((10, 1, 8, 8), dtype=np.float32)
+    det = MemAEDetector("pixcnn", epochs=20, random_state=0, threads=1, verbose=False)
+    det.set_params(model_options={"pixel_width": 8, "pixel_blocks": 2}, scaling="none").fit(X)
+    scores = det.decision_function(np.r_[X[:10], noise])
+    assert roc_auc_score(np.r_[np.zeros(10), np.ones(10)], scores) > 0.95
+    assert det.history_.val_loss[-1] < det.history_.val_loss[0]  # the NLL fell

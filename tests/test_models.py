@@ -37,7 +37,7 @@ def test_model_contract(name, family):
         assert out.weights is not None and out.weights.shape[:2] == (3, model.memory.num_slots)
     else:
         assert out.weights is None and model.memory is None
-    scores_itself = VARIANTS[name].head is not None or VARIANTS[name].energy
+    scores_itself = VARIANTS[name].head is not None or VARIANTS[name].kind != "autoencoder"
     assert (out.score is not None) == scores_itself
     if scores_itself:
         assert out.score.shape == (3,) and torch.isfinite(out.score).all()

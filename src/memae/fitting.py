@@ -60,20 +60,19 @@ def reconstruction_loss(
     generator: torch.Generator | None = None,
     forward: Callable[[Tensor], Any] | None = None,
 ) -> tuple[Tensor, Tensor]:
-    """Mean squared error of the output against the target (x, or the original of an erased x
-    for restoring models) and the model's auxiliary loss. ``generator`` draws the erasers;
-    ``forward`` runs the model (a compiled or distributed wrapper of it; ``model`` itself when
-    None)."""
+    """The model's reconstruction loss (``Autoencoder.reconstruction_loss``: the mean squared
+    error of the output against the target, x or the original of an erased or noisy x) and its
+    auxiliary loss. ``generator`` draws the erasers or the noise; ``forward`` runs the model (a
+    compiled or distributed wrapper of it; ``model`` itself when None)."""
     inputs, target = model.training_pair(x, generator)
     out = (model if forward is None else forward)(inputs)
-    rec = torch.mean((out.reconstruction.float() - target) ** 2)
-    return rec, out.aux_loss.float()
+    return model.reconstruction_loss(out, target), out.aux_loss.float()
 
 
 @torch.no_grad()
 def evaluate_loss(model: Autoencoder, batches: Iterable[Tensor], world: World = ONE) -> float:
-    """Mean squared reconstruction error per element (no auxiliary term), in eval mode, over
-    the batches of every rank.
+    """The reconstruction loss (mean squared error per element; a likelihood model's NLL), no
+    auxiliary term, in eval mode, over the batches of every rank.
 
     Restoring models draw the same erasers on every call (a fixed seed), so the losses of
     two epochs compare the same views and best-epoch selection is not noise."""

@@ -99,6 +99,11 @@ class Autoencoder(nn.Module):
         score, term = self.head(x, z, x_hat)
         return ModelOutput(x_hat, weights, aux + term, score)
 
+    def reconstruction_loss(self, out: ModelOutput, target: Tensor) -> Tensor:
+        """The term fitted and validated: the mean squared error of the output against the
+        target (a likelihood model fits its negative log-likelihood instead)."""
+        return torch.mean((out.reconstruction.float() - target) ** 2)
+
     @property
     def eraser_names(self) -> list[str]:
         return self.restoration.names if self.restoration else []

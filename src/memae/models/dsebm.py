@@ -2,7 +2,8 @@
 
     E(x) = 1/2 ||x - b||^2 - sum_j softplus(h_j(x)),   h = a linear layer on the family's encoder
 
-is the anomaly score (the paper's DSEBM-e). It is trained by denoising score matching: the
+is the anomaly score (the paper's DSEBM-e; ``dsebm_score="reconstruction"`` scores by the
+reconstruction error instead, its DSEBM-r). It is trained by denoising score matching: the
 model's reconstruction is x - dE/dx (a decoder tied to the encoder, through its gradient), and
 the loss is the squared error between a sample and the reconstruction of a noisy copy of it
 (Gaussian noise of ``noise_std``, in the scaled units of the data).
@@ -18,7 +19,8 @@ from .base import Autoencoder, Backbone, ModelOutput
 from .bottlenecks import Bottleneck
 
 # the energy model's settings create_model takes, with their defaults
-ENERGY_DEFAULTS = {"noise_std": 0.1, "energy_units": 64}
+ENERGY_DEFAULTS = {"noise_std": 0.1, "energy_units": 64, "dsebm_score": "energy"}
+SCORES = ("energy", "reconstruction")
 
 
 class EnergyModel(Autoencoder):
@@ -27,9 +29,17 @@ class EnergyModel(Autoencoder):
     exportable = False  # its output is a gradient of the input: no ONNX graph of one pass
 
     def __init__(
-        self, backbone: Backbone, input_shape: tuple[int, ...], noise_std: float, units: int
+        self,
+        backbone: Backbone,
+        input_shape: tuple[int, ...],
+        noise_std: float,
+        units: int,
+        score: str = "energy",
     ) -> None:
+        if score not in SCORES:
+            raise ValueError(f"dsebm_score must be one of {SCORES}, got {score!r}")
         super().__init__(backbone, Bottleneck(), flatten=True)
+        self.score = score
         self.decoder = nn.Identity()  # the reconstruction is x - dE/dx
         self.noise_std = noise_std
         width = 1
@@ -52,7 +62,8 @@ class EnergyModel(Autoencoder):
         reconstruction = x - grad
         if not self.training:
             reconstruction, e = reconstruction.detach(), e.detach()
-        return ModelOutput(reconstruction, None, e.new_zeros(()), score=e)
+        score = e if self.score == "energy" else None  # None: the reconstruction error
+        return ModelOutput(reconstruction, None, e.new_zeros(()), score=score)
 
     def training_pair(
         self, x: Tensor, generator: torch.Generator | None = None

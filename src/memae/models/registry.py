@@ -17,6 +17,7 @@ from .base import Autoencoder, Backbone
 from .bottlenecks import BOTTLENECKS, build_bottleneck
 from .dsebm import ENERGY_DEFAULTS, EnergyModel
 from .heads import HEADS, build_head
+from .pixelcnn import PIXELCNN_DEFAULTS, PixelCNN
 from .restore import RESTORE_DEFAULTS, eraser_names
 
 
@@ -35,7 +36,9 @@ class Variant:
     family: str | None = None  # None: chosen from the input rank
     restore: bool = False  # ARNet: trained to undo attribute erasure
     head: str | None = None  # a scoring head of heads.py (DAGMM, DCN): its score is reported
-    energy: bool = False  # DSEBM: the family's encoder as an energy, scored by that energy
+    # "autoencoder"; "energy": DSEBM, the family's encoder as an energy, scored by it;
+    # "pixelcnn": an autoregressive likelihood model, scored by its NLL (images only)
+    kind: str = "autoencoder"
 
 
 _FAMILIES: dict[str, Family] = {}
@@ -60,7 +63,10 @@ VARIANTS: dict[str, Variant] = {
         "none", summary="DAGMM: a Gaussian mixture on [code, reconstruction features]", head="gmm"
     ),
     "dcn": Variant("none", summary="DCN: k-means on the codes", head="kmeans"),
-    "dsebm": Variant("none", summary="DSEBM: an energy trained by score matching", energy=True),
+    "dsebm": Variant("none", summary="DSEBM: an energy trained by score matching", kind="energy"),
+    "pixcnn": Variant(
+        "none", summary="PixelCNN, scored by its NLL", family="conv2d", kind="pixelcnn"
+    ),
 }
 
 # Every setting create_model takes besides the family's own options, with its default: each
@@ -73,6 +79,7 @@ BOTTLENECK_DEFAULTS: dict[str, Any] = {
     **{k: v for entry in BOTTLENECKS.values() for k, v in entry.defaults.items()},
     **{k: v for entry in HEADS.values() for k, v in entry.defaults.items()},
     **ENERGY_DEFAULTS,
+    **PIXELCNN_DEFAULTS,
     **LAYOUT_DEFAULTS,
     **RESTORE_DEFAULTS,
 }
@@ -140,11 +147,13 @@ def create_model(
         allowed = sorted([*BOTTLENECK_DEFAULTS, *family_options(family)])
         raise ValueError(f"unknown option(s) {', '.join(unknown)}; {name}/{family} takes {allowed}")
 
+    if variant.kind == "pixelcnn":  # its own network, not the family's
+        levels, width, blocks = (int(opts[k]) for k in PIXELCNN_DEFAULTS)
+        return PixelCNN(input_shape, levels, width, blocks)
     backbone = fam.build(input_shape, **family_kw)
-    if variant.energy:
-        return EnergyModel(
-            backbone, input_shape, float(opts["noise_std"]), int(opts["energy_units"])
-        )
+    if variant.kind == "energy":
+        noise, units, score = (opts[k] for k in ENERGY_DEFAULTS)
+        return EnergyModel(backbone, input_shape, float(noise), int(units), str(score))
     memory_on = opts["memory_on"] or backbone.memory_on
     if memory_on not in ("flat", "location"):
         raise ValueError(f"memory_on must be 'flat' or 'location', got {memory_on!r}")
