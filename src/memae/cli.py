@@ -720,9 +720,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--models",
         type=_str_list,
         default=["ae", "memae"],
-        help="comma-separated: ocsvm, kde, vae, ae, ae-l1, memae-nonspar, memae, "
-        "memae-noshrink, memae-noentropy, or all; options as "
-        "memae:similarity=cosine:temperature=0.1",
+        help="comma-separated: ocsvm, kde, vae, pixcnn, dsebm, ae, ae-l1, memae-nonspar, "
+        "memae, memae-noshrink, memae-noentropy, arnet, arnet-mem, dagmm, dcn, or all (Table "
+        "1's rows and ARNet); options as memae:similarity=cosine:temperature=0.1",
     )
     p.add_argument("--seeds", type=_int_list, default=[0])
     p.add_argument(
@@ -758,7 +758,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--models",
         type=_str_list,
         help="default: ocsvm,ae,memae-nonspar,memae (KDD) or ae,memae (ODDS), plus "
-        "iforest,pyod-ae,ecod when PyOD is installed",
+        "iforest,pyod-ae,ecod when PyOD is installed; also dagmm, dcn, dsebm, and "
+        "memae:epochs=0 (the untrained floor)",
     )
     p.add_argument("--runs", type=int, default=20, help="KDD runs (seeds 0..runs-1)")
     p.add_argument("--seeds", type=_int_list, default=[0, 1, 2, 3, 4], help="ODDS seeds")

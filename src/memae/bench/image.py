@@ -31,7 +31,10 @@ from .runner import Job, run_jobs
 log = logging.getLogger(__name__)
 
 IMAGE_DATASETS = (*DATASETS, "mvtec")
-ALL_MODELS = ("ocsvm", "kde", "vae", "ae", "ae-l1", "memae-nonspar", "memae", "arnet", "arnet-mem")
+ALL_MODELS = (
+    *("ocsvm", "kde", "vae", "pixcnn", "dsebm", "ae", "ae-l1", "memae-nonspar", "memae"),
+    *("arnet", "arnet-mem"),
+)  # Table 1's rows in its order, then ARNet
 KEY = ("dataset", "protocol", "model", "class", "seed")
 
 # Deep-model training per dataset (the paper gives lr 1e-4 but no epochs for images; these are
