@@ -145,7 +145,7 @@ def test_errors_are_one_line_and_nothing_saved_is_lost(tables, capsys):
         (("train", t / "missing.csv", "--out", t / "model"), "does not exist"),
         (("train", t / "nan.csv", "--out", t / "model"), "NaN"),
         (("train", t / "text.csv", "--out", t / "model"), "non-numeric"),
-        (("train", t / "train.csv", "--out", t / "model", "--epochs", 0), "epochs"),
+        (("train", t / "train.csv", "--out", t / "model", "--epochs", -1), "epochs"),
         (("train", t / "train.csv", "--out", t / "model", "--error-sigma", 1), "error_sigma"),
         (("train", t / "train.csv", "--out", t / "model", "--channels-last"), "channels_last"),
         (("score", t / "narrow.csv", "--model", t / "model", "--out", t / "s.csv"), "trained on"),

@@ -283,3 +283,13 @@ def test_a_collapsed_memory_is_reported_with_the_settings_to_change(caplog):
     usage = det.memory_usage_
     assert usage["effective_slots"] < 2 and usage["top_slot_share"] > 0.9
     assert "memory collapse" in caplog.text and "similarity" in caplog.text
+
+
+def test_reseeding_dead_slots_spreads_the_memory():
+    """The same images with cosine addressing: one slot without re-seeding, many with it."""
+    X = tinted_digits(64)
+    params = {"epochs": 3, "batch_size": 32, "similarity": "cosine", "random_state": 0}
+    plain = MemAEDetector(**params, threads=1).fit(X)
+    reseeded = MemAEDetector(**params, threads=1, model_options={"reseed": 5}).fit(X)
+    assert plain.memory_usage_["effective_slots"] < 2
+    assert reseeded.memory_usage_["effective_slots"] > 5

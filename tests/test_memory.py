@@ -158,3 +158,25 @@ def test_module_time_counts_only_the_timed_module_and_unhooks():
     with module_time(None) as none:
         net(torch.zeros(2, 4))
     assert none.seconds == 0.0 and none.calls == 0
+
+
+def test_reseed_replaces_slots_no_query_took_before_the_next_batch():
+    torch.manual_seed(0)
+    mem = Memory(4, 2, shrink_threshold=0.0, similarity="cosine", reseed=2).train()
+    with torch.no_grad():
+        mem.weight.copy_(torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [0.0, -1.0]]))
+    q = torch.tensor([[2.0, 0.1], [0.1, 3.0]])  # they take slots 0 and 1 only
+    before = mem.weight.detach().clone()
+    for _ in range(2):
+        mem(q).output.sum().backward()  # the weight stays as it was under its backward
+    torch.testing.assert_close(mem.weight.detach(), before)
+    mem(q)  # the next batch starts by replacing slots 2 and 3 with queries of the last one
+    new = mem.weight.detach()
+    torch.testing.assert_close(new[:2], before[:2])
+    assert all(any(torch.equal(row, x) for x in q) for row in new[2:])
+    assert "hits" not in mem.state_dict()  # training bookkeeping, not saved
+    untouched = Memory(4, 2, similarity="cosine").train()
+    w0 = untouched.weight.detach().clone()
+    for _ in range(3):
+        untouched(q)
+    torch.testing.assert_close(untouched.weight.detach(), w0)

@@ -9,7 +9,10 @@ A query z (a C-vector) addresses N learnable slots m_i:
     z^   = w' M                               Eq. 3
 
 The entropy sum_i -w'_i log w'_i is the auxiliary loss of Eq. 10. A flat encoding (B, C) is one
-query per sample; a feature map (B, C, *S) is one query per location. Addressing runs in fp32
+query per sample; a feature map (B, C, *S) is one query per location. Optionally (``reseed``,
+off by default: not in the paper), slots that no training query took as its largest weight for
+``reseed`` batches are replaced by queries of the last batch, as vector-quantisation libraries
+replace dead codes. Addressing runs in fp32
 under mixed precision (the eps are below fp16's resolution). This file imports nothing else
 from the package.
 """
@@ -75,6 +78,9 @@ class Memory(nn.Module):
             wide code does not make the softmax one-hot from the start.
         temperature: divides the cosine similarity; without it |d| <= 1 and the softmax is
             nearly uniform over large memories. Ignored for ``"dot"``.
+        reseed: every this many training batches, each slot that no query of those batches
+            took as its largest weight becomes a random query of the last one (0: never).
+            Not across processes: each would draw other queries.
     """
 
     def __init__(
@@ -84,6 +90,7 @@ class Memory(nn.Module):
         shrink_threshold: float = 0.0025,
         similarity: str = "dot",
         temperature: float = 0.1,
+        reseed: int = 0,
     ) -> None:
         super().__init__()
         if similarity not in SIMILARITIES:
@@ -94,6 +101,8 @@ class Memory(nn.Module):
             raise ValueError(f"shrink_threshold must be in [0, 1), got {shrink_threshold}")
         if temperature <= 0:
             raise ValueError(f"temperature must be > 0, got {temperature}")
+        if reseed < 0:
+            raise ValueError(f"reseed must be >= 0 batches, got {reseed}")
         self.num_slots = num_slots
         self.dim = dim
         self.shrink_threshold = shrink_threshold
@@ -101,6 +110,12 @@ class Memory(nn.Module):
         self.temperature = temperature
         bound = 1.0 / math.sqrt(dim)  # the released code's init, like a linear layer's weight
         self.weight = nn.Parameter(torch.empty(num_slots, dim).uniform_(-bound, bound))
+        self.reseed = reseed
+        # training only, not saved: top-1 hits since the last re-seeding, and the slots to
+        # replace before the next batch (the weight cannot change under its own backward)
+        self.register_buffer("hits", torch.zeros(num_slots), persistent=False)
+        self._batches = 0
+        self._pending: tuple[Tensor, Tensor] | None = None
 
     def address(self, queries: Tensor) -> Tensor:
         """(Q, C) queries -> (Q, N) addressing weights after shrinkage and renormalisation."""
@@ -123,12 +138,38 @@ class Memory(nn.Module):
         spatial = z.shape[2:]
         last = z.dim() - 1  # (not -1: ONNX export writes a negative permutation for it)
         queries = z.movedim(1, last).reshape(-1, self.dim).float()  # (B * prod(S), C)
+        if self.training and self.reseed:
+            self._replace_dead()
         with _full_precision(z.device.type):
             w = self.address(queries)  # (B * prod(S), N)
             read = w @ self.weight  # (B * prod(S), C)
+        if self.training and self.reseed:
+            self._count(queries.detach(), w.detach())
         out = read.reshape(z.shape[0], *spatial, self.dim).movedim(last, 1)
         weights = w.reshape(z.shape[0], *spatial, self.num_slots).movedim(last, 1)
         return MemoryRead(out, weights)
+
+    @torch.no_grad()
+    def _count(self, queries: Tensor, w: Tensor) -> None:
+        """Note each slot's top-1 hits; every ``reseed`` batches, mark the dead ones."""
+        self.hits += torch.bincount(w.argmax(1), minlength=self.num_slots).to(self.hits)
+        self._batches += 1
+        if self._batches % self.reseed:
+            return
+        dead = (self.hits == 0).nonzero().flatten()
+        if len(dead):
+            if torch.distributed.is_available() and torch.distributed.is_initialized():
+                raise RuntimeError("reseeding memory slots is not supported across processes")
+            picks = torch.randint(len(queries), (len(dead),), device=queries.device)
+            self._pending = (dead, queries[picks].clone())
+        self.hits.zero_()
+
+    @torch.no_grad()
+    def _replace_dead(self) -> None:
+        if self._pending is not None:
+            dead, values = self._pending
+            self.weight[dead] = values.to(self.weight)
+            self._pending = None
 
     def decode_slots(self, spatial: tuple[int, ...] = ()) -> Tensor:
         """Each slot as a latent on its own: (N, C) for a flat memory, (N, C, *S) tiled for maps."""
@@ -143,6 +184,7 @@ class Memory(nn.Module):
         return (
             f"num_slots={self.num_slots}, dim={self.dim}, shrink_threshold={self.shrink_threshold},"
             f" similarity={self.similarity!r}, temperature={self.temperature}"
+            + (f", reseed={self.reseed}" if self.reseed else "")
         )
 
 

@@ -115,6 +115,7 @@ def _l1(s: dict[str, Any], width: int, paper_slots: int, numel: int) -> Bottlene
     similarity="dot",
     temperature=0.1,
     entropy_weight=2e-4,  # alpha of Eq. 10
+    reseed=0,  # batches between re-seedings of dead slots (0: never; not in the paper)
 )
 def _memory(s: dict[str, Any], width: int, paper_slots: int, numel: int) -> Bottleneck:
     slots = int(s["mem_slots"] or paper_slots)
@@ -125,6 +126,7 @@ def _memory(s: dict[str, Any], width: int, paper_slots: int, numel: int) -> Bott
         shrink_threshold=1.0 / slots if lam is None else float(lam),
         similarity=s["similarity"],
         temperature=float(s["temperature"]),
+        reseed=int(s["reseed"]),
     )
     return MemoryBottleneck(memory, float(s["entropy_weight"]))
 
