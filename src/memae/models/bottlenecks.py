@@ -4,44 +4,17 @@ settings of every registered bottleneck and gives each builder the ones it decla
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from ..memory import Memory, addressing_entropy
+from .settings import Builders
 
 # builder(settings, code width, the family's paper N, number of input elements) -> Bottleneck
-Builder = Callable[[dict[str, Any], int, int, int], "Bottleneck"]
-
-
-@dataclass(frozen=True)
-class BottleneckEntry:
-    build: Builder
-    defaults: dict[str, Any]
-
-
-BOTTLENECKS: dict[str, BottleneckEntry] = {}
-
-
-def register_bottleneck(name: str, **defaults: Any) -> Callable[[Builder], Builder]:
-    """Register ``name``'s builder with its settings and defaults (None: decided at build)."""
-
-    def wrap(build: Builder) -> Builder:
-        BOTTLENECKS[name] = BottleneckEntry(build, defaults)
-        return build
-
-    return wrap
-
-
-def build_bottleneck(
-    name: str, settings: dict[str, Any], width: int, paper_slots: int, input_numel: int
-) -> Bottleneck:
-    entry = BOTTLENECKS[name]
-    own = {k: settings.get(k, v) for k, v in entry.defaults.items()}
-    return entry.build(own, width, paper_slots, input_numel)
+BOTTLENECKS: Builders[Bottleneck] = Builders()
+register_bottleneck = BOTTLENECKS.register
 
 
 class Bottleneck(nn.Module):

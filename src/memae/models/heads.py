@@ -6,38 +6,13 @@ error. Each head is one file (``dagmm.py``, ``dcn.py``), registered here with it
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
-
 from torch import Tensor, nn
 
+from .settings import Builders
+
 # builder(settings, code width) -> Head
-HeadBuilder = Callable[[dict[str, Any], int], "Head"]
-
-
-@dataclass(frozen=True)
-class HeadEntry:
-    build: HeadBuilder
-    defaults: dict[str, Any]
-
-
-HEADS: dict[str, HeadEntry] = {}
-
-
-def register_head(name: str, **defaults: Any) -> Callable[[HeadBuilder], HeadBuilder]:
-    """Register ``name``'s builder with its settings and their defaults."""
-
-    def wrap(build: HeadBuilder) -> HeadBuilder:
-        HEADS[name] = HeadEntry(build, defaults)
-        return build
-
-    return wrap
-
-
-def build_head(name: str, settings: dict[str, Any], width: int) -> Head:
-    entry = HEADS[name]
-    return entry.build({k: settings.get(k, v) for k, v in entry.defaults.items()}, width)
+HEADS: Builders[Head] = Builders()
+register_head = HEADS.register
 
 
 class Head(nn.Module):

@@ -14,9 +14,9 @@ from typing import Any
 
 from . import dagmm, dcn  # noqa: F401  (registers the heads)
 from .base import Autoencoder, Backbone
-from .bottlenecks import BOTTLENECKS, build_bottleneck
+from .bottlenecks import BOTTLENECKS
 from .dsebm import ENERGY_DEFAULTS, EnergyModel
-from .heads import HEADS, build_head
+from .heads import HEADS
 from .pixelcnn import PIXELCNN_DEFAULTS, PixelCNN
 from .restore import RESTORE_DEFAULTS, eraser_names
 
@@ -76,8 +76,8 @@ VARIANTS: dict[str, Variant] = {
 # only by what declares it.
 LAYOUT_DEFAULTS: dict[str, Any] = {"memory_on": None}  # "flat" | "location"; None: the family's
 BOTTLENECK_DEFAULTS: dict[str, Any] = {
-    **{k: v for entry in BOTTLENECKS.values() for k, v in entry.defaults.items()},
-    **{k: v for entry in HEADS.values() for k, v in entry.defaults.items()},
+    **BOTTLENECKS.defaults(),
+    **HEADS.defaults(),
     **ENERGY_DEFAULTS,
     **PIXELCNN_DEFAULTS,
     **LAYOUT_DEFAULTS,
@@ -160,12 +160,12 @@ def create_model(
     flat = memory_on == "flat"
     channels, *spatial = backbone.latent_shape
     width = channels * (int(_prod(spatial)) if flat else 1)
-    bottleneck = build_bottleneck(
+    bottleneck = BOTTLENECKS.build(
         variant.bottleneck, opts, width, backbone.memory_slots, _prod(input_shape)
     )
     erasers = eraser_names(opts["erasers"], variant.restore, input_shape)
     # a head sees the code flattened
-    head = build_head(variant.head, opts, _prod(backbone.latent_shape)) if variant.head else None
+    head = HEADS.build(variant.head, opts, _prod(backbone.latent_shape)) if variant.head else None
     return Autoencoder(
         backbone,
         bottleneck,
