@@ -76,11 +76,32 @@ def test_dsebm_reconstruction_is_x_minus_the_energy_gradient():
     assert create_model("dsebm", (6,), dsebm_score="reconstruction")(x).score is None  # DSEBM-r
 
 
-def test_dsebm_is_refused_by_onnx_export(blobs, tmp_path):
+@pytest.mark.parametrize(("model", "why"), [("dsebm", "gradient"), ("dagmm", "Cholesky")])
+def test_what_onnx_cannot_express_is_refused_in_one_line(model, why, blobs, tmp_path):
     pytest.importorskip("onnx")
-    det = MemAEDetector("dsebm", epochs=1, threads=1, verbose=False).fit(blobs[0])
-    with pytest.raises(InputError, match="cannot be exported"):
+    det = MemAEDetector(model, epochs=1, threads=1, verbose=False).fit(blobs[0])
+    with pytest.raises(InputError, match=f"cannot be exported.*{why}"):
         det.export_onnx(tmp_path / "m.onnx")
+    assert not (tmp_path / "m.onnx").exists()
+
+
+def test_dsebm_asked_to_compile_trains_eagerly(blobs, caplog):
+    with caplog.at_level("WARNING", logger="memae.fitting"):
+        det = MemAEDetector("dsebm", epochs=1, compile=True, threads=1, verbose=False)
+        det.fit(blobs[0])
+    assert "training it eagerly" in caplog.text and np.isfinite(det.decision_scores_).all()
+
+
+def test_dagmm_energy_of_two_components_is_the_mixtures():
+    g = torch.Generator().manual_seed(1)
+    f = torch.randn(300, 2, dtype=torch.float64, generator=g)
+    gamma = torch.softmax(torch.randn(300, 2, dtype=torch.float64, generator=g), 1)
+    phi, mu, cov = mixture(f, gamma, ridge=0.0)
+    torch.testing.assert_close(phi, gamma.mean(0))
+    gmm = torch.distributions.MixtureSameFamily(
+        torch.distributions.Categorical(phi), torch.distributions.MultivariateNormal(mu, cov)
+    )
+    torch.testing.assert_close(energy(f, phi, mu, cov), -gmm.log_prob(f))
 
 
 def test_untrained_floor_is_epochs_zero(blobs):

@@ -170,11 +170,14 @@ def test_reseed_replaces_slots_no_query_took_before_the_next_batch():
     for _ in range(2):
         mem(q).output.sum().backward()  # the weight stays as it was under its backward
     torch.testing.assert_close(mem.weight.detach(), before)
-    mem(q)  # the next batch starts by replacing slots 2 and 3 with queries of the last one
+    mem(q)  # the next batch starts by replacing slots 2 and 3 with its own queries
     new = mem.weight.detach()
     torch.testing.assert_close(new[:2], before[:2])
     assert all(any(torch.equal(row, x) for x in q) for row in new[2:])
-    assert "hits" not in mem.state_dict()  # training bookkeeping, not saved
+    # the counts are saved with the model (a resumed training state re-seeds on time); a
+    # memory without re-seeding keeps the state of before
+    assert {"hits", "batches"} <= set(mem.state_dict()) and int(mem.batches) == 3
+    assert list(Memory(4, 2).state_dict()) == ["weight"]
     untouched = Memory(4, 2, similarity="cosine").train()
     w0 = untouched.weight.detach().clone()
     for _ in range(3):

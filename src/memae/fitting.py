@@ -224,6 +224,11 @@ def _step_module(model: Autoencoder, world: World, compile: bool) -> Callable[[T
         ids = [device.index] if device.type == "cuda" else None
         # gradients as views of the all-reduce buckets: no copy, and any layout (channels-last)
         step = DistributedDataParallel(model, device_ids=ids, gradient_as_bucket_view=True)
+    if compile and not model.compilable:
+        log.warning(
+            "%s cannot be trained through torch.compile; training it eagerly", type(model).__name__
+        )
+        compile = False
     return torch.compile(step) if compile else step
 
 

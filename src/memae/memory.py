@@ -11,7 +11,7 @@ A query z (a C-vector) addresses N learnable slots m_i:
 The entropy sum_i -w'_i log w'_i is the auxiliary loss of Eq. 10. A flat encoding (B, C) is one
 query per sample; a feature map (B, C, *S) is one query per location. Optionally (``reseed``,
 off by default: not in the paper), slots that no training query took as its largest weight for
-``reseed`` batches are replaced by queries of the last batch, as vector-quantisation libraries
+``reseed`` batches are replaced by queries of the next batch, as vector-quantisation libraries
 replace dead codes. Addressing runs in fp32
 under mixed precision (the eps are below fp16's resolution). This file imports nothing else
 from the package.
@@ -79,8 +79,8 @@ class Memory(nn.Module):
         temperature: divides the cosine similarity; without it |d| <= 1 and the softmax is
             nearly uniform over large memories. Ignored for ``"dot"``.
         reseed: every this many training batches, each slot that no query of those batches
-            took as its largest weight becomes a random query of the last one (0: never).
-            Not across processes: each would draw other queries.
+            took as its largest weight becomes a random query of the next batch, before that
+            batch is addressed (0: never). Not across processes: each would draw other queries.
     """
 
     def __init__(
@@ -111,11 +111,10 @@ class Memory(nn.Module):
         bound = 1.0 / math.sqrt(dim)  # the released code's init, like a linear layer's weight
         self.weight = nn.Parameter(torch.empty(num_slots, dim).uniform_(-bound, bound))
         self.reseed = reseed
-        # training only, not saved: top-1 hits since the last re-seeding, and the slots to
-        # replace before the next batch (the weight cannot change under its own backward)
-        self.register_buffer("hits", torch.zeros(num_slots), persistent=False)
-        self._batches = 0
-        self._pending: tuple[Tensor, Tensor] | None = None
+        if reseed:  # top-1 hits since the last re-seeding, and training batches seen: buffers,
+            # so that a resumed training state re-seeds as the uninterrupted run would
+            self.register_buffer("hits", torch.zeros(num_slots))
+            self.register_buffer("batches", torch.zeros((), dtype=torch.long))
 
     def address(self, queries: Tensor) -> Tensor:
         """(Q, C) queries -> (Q, N) addressing weights after shrinkage and renormalisation."""
@@ -139,37 +138,27 @@ class Memory(nn.Module):
         last = z.dim() - 1  # (not -1: ONNX export writes a negative permutation for it)
         queries = z.movedim(1, last).reshape(-1, self.dim).float()  # (B * prod(S), C)
         if self.training and self.reseed:
-            self._replace_dead()
+            self._replace_dead(queries.detach())
         with _full_precision(z.device.type):
             w = self.address(queries)  # (B * prod(S), N)
             read = w @ self.weight  # (B * prod(S), C)
         if self.training and self.reseed:
-            self._count(queries.detach(), w.detach())
+            self.hits += torch.bincount(w.detach().argmax(1), minlength=self.num_slots)
+            self.batches += 1
         out = read.reshape(z.shape[0], *spatial, self.dim).movedim(last, 1)
         weights = w.reshape(z.shape[0], *spatial, self.num_slots).movedim(last, 1)
         return MemoryRead(out, weights)
 
     @torch.no_grad()
-    def _count(self, queries: Tensor, w: Tensor) -> None:
-        """Note each slot's top-1 hits; every ``reseed`` batches, mark the dead ones."""
-        self.hits += torch.bincount(w.argmax(1), minlength=self.num_slots).to(self.hits)
-        self._batches += 1
-        if self._batches % self.reseed:
+    def _replace_dead(self, queries: Tensor) -> None:
+        """Every ``reseed`` batches: the slots no query took become random ``queries``."""
+        if int(self.batches) == 0 or int(self.batches) % self.reseed:
             return
         dead = (self.hits == 0).nonzero().flatten()
         if len(dead):
-            if torch.distributed.is_available() and torch.distributed.is_initialized():
-                raise RuntimeError("reseeding memory slots is not supported across processes")
             picks = torch.randint(len(queries), (len(dead),), device=queries.device)
-            self._pending = (dead, queries[picks].clone())
+            self.weight[dead] = queries[picks].to(self.weight)
         self.hits.zero_()
-
-    @torch.no_grad()
-    def _replace_dead(self) -> None:
-        if self._pending is not None:
-            dead, values = self._pending
-            self.weight[dead] = values.to(self.weight)
-            self._pending = None
 
     def decode_slots(self, spatial: tuple[int, ...] = ()) -> Tensor:
         """Each slot as a latent on its own: (N, C) for a flat memory, (N, C, *S) tiled for maps."""

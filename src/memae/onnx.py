@@ -74,8 +74,9 @@ def export(
     """Write the fitted ``det`` (a ``MemAEDetector``) to ``path`` as ONNX (whole or not at all);
     ``table_encoding``: how ``memae train --one-hot`` encoded a table, kept in the metadata."""
     onnx = _require("onnx")
-    if not det._fitted("model_").exportable:
-        raise InputError(f"{det.model} cannot be exported to ONNX: its output is a gradient")
+    blocker = det._fitted("model_").onnx_blocker
+    if blocker:
+        raise InputError(f"{det.model} cannot be exported to ONNX: {blocker}")
     path = Path(path)
     shape = tuple(det.input_shape_)
     maps = len(shape) >= 3

@@ -52,7 +52,7 @@ class Autoencoder(nn.Module):
     reconstruction, and adds its term to the training loss.
     """
 
-    exportable = True  # to ONNX as one forward pass
+    compilable = True  # torch.compile can train it (no double backward inside)
 
     def __init__(
         self,
@@ -75,6 +75,11 @@ class Autoencoder(nn.Module):
             # per-view weights of the restoration error (1, or 1 / the view's training mean);
             # a buffer of the autoencoder itself, so checkpoints name it model.view_weights
             self.register_buffer("view_weights", torch.ones(len(self.restoration.erasers)))
+
+    @property
+    def onnx_blocker(self) -> str | None:
+        """Why this model cannot be exported to ONNX; None when it can."""
+        return getattr(self.head, "onnx_blocker", None)
 
     @property
     def memory(self) -> Memory | None:

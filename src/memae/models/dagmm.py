@@ -6,7 +6,10 @@ Training adds ``energy_weight`` x the mean energy and ``cov_weight`` x the sum o
 covariance diagonals (the paper's lambda1 = 0.1, lambda2 = 0.005: the second keeps a mixture
 from collapsing onto a point). The mixture is estimated from each training batch's memberships
 (Eq. 5 of the paper); scoring uses a running average of those estimates, kept as buffers (as
-BatchNorm keeps its statistics), so a saved model scores like the fitted one.
+BatchNorm keeps its statistics), so a saved model scores like the fitted one. The
+reconstruction term is memae's mean squared error per value, as in the most used public DAGMM
+code, where the paper sums the squared error of a sample: lambda1 and lambda2 weigh about d
+times more against it than in the paper.
 """
 
 from __future__ import annotations
@@ -47,9 +50,9 @@ def mixture(f: Tensor, gamma: Tensor, ridge: float) -> tuple[Tensor, Tensor, Ten
 def energy(f: Tensor, phi: Tensor, mu: Tensor, cov: Tensor) -> Tensor:
     """(B,): -log sum_k phi_k N(f | mu_k, cov_k)."""
     chol = torch.linalg.cholesky(cov)  # (K, D, D)
-    centred = (f[None] - mu[:, None]).unsqueeze(-1)  # (K, B, D, 1)
-    solved = torch.linalg.solve_triangular(chol[:, None], centred, upper=False).squeeze(-1)
-    mahalanobis = solved.pow(2).sum(-1)  # (K, B)
+    centred = (f[None] - mu[:, None]).transpose(1, 2)  # (K, D, B): the batch as columns
+    solved = torch.linalg.solve_triangular(chol, centred, upper=False)  # (K, D, B)
+    mahalanobis = solved.pow(2).sum(1)  # (K, B)
     log_det = 2 * chol.diagonal(dim1=-2, dim2=-1).log().sum(-1)  # (K,)
     d = f.shape[1]
     log_p = -0.5 * (mahalanobis + log_det[:, None] + d * math.log(2 * math.pi))
@@ -58,6 +61,8 @@ def energy(f: Tensor, phi: Tensor, mu: Tensor, cov: Tensor) -> Tensor:
 
 class GMMHead(Head):
     """Estimation network FC(D, hidden, tanh) - dropout - FC(hidden, K) - softmax."""
+
+    onnx_blocker = "ONNX has no Cholesky factorisation for its mixture"
 
     def __init__(
         self,

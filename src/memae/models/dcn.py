@@ -5,7 +5,8 @@ Training adds ``kmeans_weight`` x the mean squared distance of each code to its 
 unit), which pulls the codes into clusters; the centres are updated after each batch as the
 paper's online k-means does (each centre the running mean of the codes assigned to it, step
 1 / its count) and are seeded by k-means++ on the first training batch. They are buffers, saved
-with the model.
+with the model. Unlike the paper, there is no pre-training of the autoencoder before the
+centres are seeded.
 """
 
 from __future__ import annotations

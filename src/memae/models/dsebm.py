@@ -6,7 +6,10 @@ is the anomaly score (the paper's DSEBM-e; ``dsebm_score="reconstruction"`` scor
 reconstruction error instead, its DSEBM-r). It is trained by denoising score matching: the
 model's reconstruction is x - dE/dx (a decoder tied to the encoder, through its gradient), and
 the loss is the squared error between a sample and the reconstruction of a noisy copy of it
-(Gaussian noise of ``noise_std``, in the scaled units of the data).
+(Gaussian noise of ``noise_std``, in the scaled units of the data). On images the family's
+encoder normalises over the batch (BatchNorm), so in training a sample's energy gradient sees
+the batch's statistics, at scoring the running ones: a departure from a per-sample energy of
+about 1 / batch size.
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ SCORES = ("energy", "reconstruction")
 class EnergyModel(Autoencoder):
     """The family's encoder -> flatten -> linear -> softplus energy; no decoder of its own."""
 
-    exportable = False  # its output is a gradient of the input: no ONNX graph of one pass
+    onnx_blocker = "its output is a gradient of its input"  # type: ignore[assignment]
+    compilable = False  # torch.compile cannot train through a gradient inside the forward
 
     def __init__(
         self,

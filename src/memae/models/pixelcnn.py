@@ -6,7 +6,8 @@ A 7x7 convolution masked to the pixels before the centre ("A"), ``pixel_blocks``
 convolutions masked to those and the centre ("B", ReLU between), and a 1x1 convolution to the
 logits. The channels of one pixel are predicted from the pixels before it, each independently
 of the others (no colour ordering within a pixel). Inputs are expected in [0, 1] (min-max
-scaled), quantised to the levels.
+scaled: ``scaling="standard"`` would put half of every value at level 0), quantised to the
+levels.
 """
 
 from __future__ import annotations
@@ -31,7 +32,10 @@ class MaskedConv2d(nn.Conv2d):
         mask = torch.ones(k, k)
         mask[k // 2, k // 2 + (kind == "B") :] = 0
         mask[k // 2 + 1 :] = 0
-        self.register_buffer("mask", mask[None, None].expand_as(self.weight).clone())
+        # built here, not saved: the causal mask is the code's, never a checkpoint's
+        self.register_buffer(
+            "mask", mask[None, None].expand_as(self.weight).clone(), persistent=False
+        )
 
     def forward(self, x: Tensor) -> Tensor:
         return F.conv2d(x, self.weight * self.mask, self.bias, padding=self.padding)
@@ -55,7 +59,7 @@ class PixelCNN(Autoencoder):
         )
         super().__init__(backbone, Bottleneck(), flatten=False)
         self.levels = levels
-        self.register_buffer("values", torch.linspace(0, 1, levels))
+        self.register_buffer("values", torch.linspace(0, 1, levels), persistent=False)
 
     def forward(self, x: Tensor) -> ModelOutput:
         b, c, h, w = x.shape
