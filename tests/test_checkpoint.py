@@ -97,13 +97,16 @@ def scores_of(folder, table):
     return MemAEDetector.load(folder).decision_function(X)
 
 
-def test_a_killed_train_resumes_to_the_scores_of_an_uninterrupted_one(table, tmp_path):
+@pytest.mark.parametrize("options", [[], ["--model-options", '{"reseed": 3}']])
+def test_a_killed_train_resumes_to_the_scores_of_an_uninterrupted_one(table, tmp_path, options):
+    # with re-seeding, the counts since the last re-seeding travel in the training state too
     def run_train(out, *extra, kill_at=None):
         env = {**os.environ, "OMP_NUM_THREADS": "1"}
         if kill_at:
             env[KILL_AT] = kill_at
         argv = [sys.executable, "-m", "memae.cli", "train", str(table), "--out", str(out)]
         argv += ["--epochs", "6", "--batch-size", "16", "--lr-schedule", "cosine", "--quiet"]
+        argv += options
         return subprocess.run([*argv, *extra], env=env, capture_output=True, text=True)
 
     assert run_train(tmp_path / "whole").returncode == 0

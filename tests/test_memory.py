@@ -170,7 +170,7 @@ def test_reseed_replaces_slots_no_query_took_before_the_next_batch():
     for _ in range(2):
         mem(q).output.sum().backward()  # the weight stays as it was under its backward
     torch.testing.assert_close(mem.weight.detach(), before)
-    mem(q)  # the next batch starts by replacing slots 2 and 3 with its own queries
+    mem(q)  # the next batch starts by replacing slots 2 and 3 with queries of the last one
     new = mem.weight.detach()
     torch.testing.assert_close(new[:2], before[:2])
     assert all(any(torch.equal(row, x) for x in q) for row in new[2:])

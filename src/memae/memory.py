@@ -11,7 +11,7 @@ A query z (a C-vector) addresses N learnable slots m_i:
 The entropy sum_i -w'_i log w'_i is the auxiliary loss of Eq. 10. A flat encoding (B, C) is one
 query per sample; a feature map (B, C, *S) is one query per location. Optionally (``reseed``,
 off by default: not in the paper), slots that no training query took as its largest weight for
-``reseed`` batches are replaced by queries of the next batch, as vector-quantisation libraries
+``reseed`` batches are replaced by queries of the last of them, as vector-quantisation libraries
 replace dead codes. Addressing runs in fp32
 under mixed precision (the eps are below fp16's resolution). This file imports nothing else
 from the package.
@@ -79,7 +79,7 @@ class Memory(nn.Module):
         temperature: divides the cosine similarity; without it |d| <= 1 and the softmax is
             nearly uniform over large memories. Ignored for ``"dot"``.
         reseed: every this many training batches, each slot that no query of those batches
-            took as its largest weight becomes a random query of the next batch, before that
+            took as its largest weight becomes a random query of the last one, before the next
             batch is addressed (0: never). Not across processes: each would draw other queries.
     """
 
@@ -111,10 +111,13 @@ class Memory(nn.Module):
         bound = 1.0 / math.sqrt(dim)  # the released code's init, like a linear layer's weight
         self.weight = nn.Parameter(torch.empty(num_slots, dim).uniform_(-bound, bound))
         self.reseed = reseed
-        if reseed:  # top-1 hits since the last re-seeding, and training batches seen: buffers,
-            # so that a resumed training state re-seeds as the uninterrupted run would
+        if reseed:  # top-1 hits since the last re-seeding, training batches seen, and the
+            # replacements due before the next batch (the weight cannot change under its own
+            # backward): buffers, so that a resumed training state re-seeds as the run would
             self.register_buffer("hits", torch.zeros(num_slots))
             self.register_buffer("batches", torch.zeros((), dtype=torch.long))
+            self.register_buffer("pending", torch.zeros(num_slots, dim))
+            self.register_buffer("due", torch.zeros(num_slots, dtype=torch.bool))
 
     def address(self, queries: Tensor) -> Tensor:
         """(Q, C) queries -> (Q, N) addressing weights after shrinkage and renormalisation."""
@@ -138,27 +141,35 @@ class Memory(nn.Module):
         last = z.dim() - 1  # (not -1: ONNX export writes a negative permutation for it)
         queries = z.movedim(1, last).reshape(-1, self.dim).float()  # (B * prod(S), C)
         if self.training and self.reseed:
-            self._replace_dead(queries.detach())
+            self._replace_due()
         with _full_precision(z.device.type):
             w = self.address(queries)  # (B * prod(S), N)
             read = w @ self.weight  # (B * prod(S), C)
         if self.training and self.reseed:
-            self.hits += torch.bincount(w.detach().argmax(1), minlength=self.num_slots)
-            self.batches += 1
+            self._count(queries.detach(), w.detach())
         out = read.reshape(z.shape[0], *spatial, self.dim).movedim(last, 1)
         weights = w.reshape(z.shape[0], *spatial, self.num_slots).movedim(last, 1)
         return MemoryRead(out, weights)
 
     @torch.no_grad()
-    def _replace_dead(self, queries: Tensor) -> None:
-        """Every ``reseed`` batches: the slots no query took become random ``queries``."""
-        if int(self.batches) == 0 or int(self.batches) % self.reseed:
+    def _count(self, queries: Tensor, w: Tensor) -> None:
+        """Note each slot's top-1 hits; every ``reseed`` batches, the dead ones are due."""
+        self.hits += torch.bincount(w.argmax(1), minlength=self.num_slots).to(self.hits)
+        self.batches += 1
+        if int(self.batches) % self.reseed:
             return
         dead = (self.hits == 0).nonzero().flatten()
         if len(dead):
             picks = torch.randint(len(queries), (len(dead),), device=queries.device)
-            self.weight[dead] = queries[picks].to(self.weight)
+            self.pending[dead] = queries[picks].to(self.pending)
+            self.due[dead] = True
         self.hits.zero_()
+
+    @torch.no_grad()
+    def _replace_due(self) -> None:
+        if self.due.any():
+            self.weight[self.due] = self.pending[self.due].to(self.weight)
+            self.due.zero_()
 
     def decode_slots(self, spatial: tuple[int, ...] = ()) -> Tensor:
         """Each slot as a latent on its own: (N, C) for a flat memory, (N, C, *S) tiled for maps."""
