@@ -9,7 +9,8 @@
   2nd test frame tests, labelled by the frame labels).
 
     python benchmarks/collapse_study.py [--datasets mnist128,ped2_128] [--epochs 10] \\
-        [--out benchmarks/results/collapse]
+        [--seed 0] [--out benchmarks/results/collapse]
+    python benchmarks/collapse_study.py --summary [--out ...]   # mean ± std over the seeds
 
 Rows are written to OUT/results.csv after each model (a rerun resumes). The epochs are fixed
 for all models (the study compares addressings, not schedules); the settings were fixed before
@@ -29,7 +30,7 @@ from sklearn.metrics import roc_auc_score
 
 from memae import MemAEDetector
 from memae.bench.common import make_detector
-from memae.bench.results import ResultsTable
+from memae.bench.results import ResultsTable, mean_std
 from memae.data.idx import read_idx
 from memae.data.video import load_video_dataset
 from memae.plots import image_grid
@@ -90,6 +91,18 @@ def slots_figure(det: MemAEDetector, path: Path, k: int = 16) -> None:
     image_grid(np.clip(decoded, 0, 1), path, columns=8, title=title)
 
 
+def summary(path: Path) -> None:
+    """A markdown table: AUC and effective slots per (dataset, model), mean ± std over seeds."""
+    groups: dict[tuple[str, str], list[dict[str, str]]] = {}
+    for row in ResultsTable(path, ("dataset", "model", "seed", "epochs")).rows:
+        groups.setdefault((row["dataset"], row["model"]), []).append(row)
+    print("| dataset | model | seeds | AUC | effective slots |\n|---|---|---|---|---|")
+    for (dataset, model), rows in groups.items():
+        slots = [float(r["effective_slots"]) for r in rows if r.get("effective_slots")]
+        auc = mean_std([float(r["auc"]) for r in rows])
+        print(f"| {dataset} | {model} | {len(rows)} | {auc} | {mean_std(slots) if slots else ''} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--datasets", default="mnist128,ped2_128")
@@ -97,7 +110,11 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/collapse"))
+    parser.add_argument("--summary", action="store_true", help="means over seeds; trains nothing")
     args = parser.parse_args()
+    if args.summary:
+        summary(args.out / "results.csv")
+        return
     args.out.mkdir(parents=True, exist_ok=True)
     table = ResultsTable(args.out / "results.csv", ("dataset", "model", "seed", "epochs"))
     training = {"epochs": args.epochs, "batch_size": 32, "lr": 1e-3}
