@@ -111,6 +111,12 @@ def test_model_specs():
         {"similarity": "cosine", "temperature": 0.05},
     )
     assert parse_model("arnet:channels=[8,16]") == ("arnet", {"channels": [8, 16]})
+    # detector parameters read as the parameter table reads them: the recorded specs rerun
+    assert parse_model("memae:channels_last=1:epochs=200:lr=0.001") == (
+        "memae",
+        {"channels_last": True, "epochs": 200, "lr": 0.001},
+    )
+    assert parse_model("ae:compile=false")[1] == {"compile": False}
     with pytest.raises(InputError, match="unknown model"):
         parse_model("memea")
     with pytest.raises(InputError, match="key=value"):

@@ -81,11 +81,16 @@ class Choice:
 
 @dataclass(frozen=True)
 class Flag:
+    """On the command line a flag has no value; in a bench spec it reads 1/0, true/false."""
+
     def accepts(self, v: Any) -> bool:
         return v is True or v is False
 
     def parse(self, text: str) -> Any:
-        raise TypeError("a flag has no value")
+        words = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
+        if text.lower() not in words:
+            raise ValueError(f"{text!r} is not {self}")
+        return words[text.lower()]
 
     def __str__(self) -> str:
         return "True or False"

@@ -31,11 +31,21 @@ def parse_model(spec: str) -> tuple[str, dict[str, Any]]:
         key, sep, value = pair.partition("=")
         if not sep:
             raise InputError(f"model option {pair!r} in {spec!r} is not key=value")
-        options[key] = _value(value)
+        options[key] = _value(key, value)
     return name, options
 
 
-def _value(text: str) -> Any:
+def _value(key: str, text: str) -> Any:
+    """A detector parameter is read as its table entry reads it (``channels_last=1`` is True);
+    a model option as a JSON list, an int, a float or a name."""
+    if key in BY_NAME:
+        kind = BY_NAME[key].kind
+        try:
+            value = kind.parse(text)
+        except (TypeError, ValueError):
+            value = None
+        if value is not None and kind.accepts(value):
+            return value
     if text.startswith("["):  # a list, e.g. channels=[16,32,64]
         try:
             return json.loads(text)
