@@ -5,8 +5,8 @@
   image its own colour, drawn per image for normal and anomalous digits alike); one class
   normal: the first 600 of its training images train, 300 of its test images and 300 test
   images of the other classes test;
-- ``ped2_128``: UCSD Ped2 frames as images at 128x128 (every 4th training frame trains; every
-  2nd test frame tests, labelled by the frame labels).
+- ``ped2_128``, ``ped2_256``: UCSD Ped2 frames as images at 128x128 or 256x256 (every 4th
+  training frame trains; every 2nd test frame tests, labelled by the frame labels).
 
     python benchmarks/collapse_study.py [--datasets mnist128,ped2_128] [--epochs 10] \\
         [--seed 0] [--out benchmarks/results/collapse]
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -70,15 +71,15 @@ def mnist128(normal: int = 0, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np
     return big_and_tinted(train), big_and_tinted(test), labels
 
 
-def ped2_128() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    data = load_video_dataset(SHARED / "ucsd_ped2", (128, 128))
+def ped2(size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    data = load_video_dataset(SHARED / "ucsd_ped2", (size, size))
     train = np.concatenate([v.frames[::4] for v in data.train])[:, None] / 255.0
     test = np.concatenate([v.frames[::2] for v in data.test])[:, None] / 255.0
     labels = np.concatenate([v.labels[::2] for v in data.test])
     return train.astype(np.float32), test.astype(np.float32), labels
 
 
-DATASETS = {"mnist128": mnist128, "ped2_128": ped2_128}
+DATASETS = {"mnist128": mnist128, "ped2_128": partial(ped2, 128), "ped2_256": partial(ped2, 256)}
 
 
 def slots_figure(det: MemAEDetector, path: Path, k: int = 16) -> None:
