@@ -101,6 +101,12 @@ def test_two_ranks_fit_what_one_process_fits_through_the_api(table: Path, tmp_pa
             det = MemAEDetector(**{IMAGES!r}).fit(images)  # BatchNorm: rank 0's statistics
             scores = det.decision_function(images)
             np.save(sys.argv[1] + f"conv.rank{{dist.get_rank()}}.npy", scores)
+            # re-seeding: DDP gives every rank rank 0's counts and replacements each forward
+            reseeded = MemAEDetector(**{FIT!r}, model_options={{"reseed": 2}}).fit(X := np.load(
+                {str(table)!r}))
+            memory = reseeded.model_.memory
+            assert int(memory.batches) > 2 and not memory.due.any()
+            np.save(sys.argv[1] + f"reseed.rank{{dist.get_rank()}}.npy", memory.weight.detach())
             """
         )
     )
@@ -115,6 +121,8 @@ def test_two_ranks_fit_what_one_process_fits_through_the_api(table: Path, tmp_pa
         _same_fit(two, MemAEDetector(**params).fit(X), X, weights=name == "ae")
         np.testing.assert_array_equal(np.load(f"{out}{name}.rank1.npy"), two.decision_scores_)
     np.testing.assert_array_equal(np.load(f"{out}conv.rank0.npy"), np.load(f"{out}conv.rank1.npy"))
+    reseeded = [np.load(f"{out}reseed.rank{r}.npy") for r in (0, 1)]
+    np.testing.assert_array_equal(*reseeded)
 
 
 def test_torchrun_memae_train_writes_one_model_like_plain_memae_train(table: Path, tmp_path):

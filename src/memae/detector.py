@@ -196,10 +196,6 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
             )
         distributed.check_same(world, "data and schedule", (len(data), data.shape, schedule))
         net = self._build(data.shape)
-        if world.size > 1 and net.memory is not None and net.memory.reseed:
-            raise InputError(
-                "reseed is not supported under torchrun: each rank would draw other slots"
-            )
         if world.size > 1:  # each rank its own noise (erasers, sampling) from here on
             torch.manual_seed(seed + world.rank)
         _warn_if_oversized(net, len(train_idx) * math.prod(data.shape))

@@ -222,8 +222,11 @@ def _step_module(model: Autoencoder, world: World, compile: bool) -> Callable[[T
 
         device = _device_of(model)
         ids = [device.index] if device.type == "cuda" else None
-        # gradients as views of the all-reduce buckets: no copy, and any layout (channels-last)
-        step = DistributedDataParallel(model, device_ids=ids, gradient_as_bucket_view=True)
+        # gradients as views of the all-reduce buckets: no copy, and any layout (channels-last);
+        # buffers broadcast from rank 0 before each forward (the memory's re-seeding relies on it)
+        step = DistributedDataParallel(
+            model, device_ids=ids, gradient_as_bucket_view=True, broadcast_buffers=True
+        )
     if compile and not model.compilable:
         log.warning(
             "%s cannot be trained through torch.compile; training it eagerly", type(model).__name__

@@ -80,7 +80,9 @@ class Memory(nn.Module):
             nearly uniform over large memories. Ignored for ``"dot"``.
         reseed: every this many training batches, each slot that no query of those batches
             took as its largest weight becomes a random query of the last one, before the next
-            batch is addressed (0: never). Not across processes: each would draw other queries.
+            batch is addressed (0: never). Its counts and replacements are buffers, so under
+            DistributedDataParallel (which broadcasts buffers before each forward) every rank
+            replaces the slots that rank 0's queries left dead by rank 0's picks.
     """
 
     def __init__(
