@@ -153,3 +153,26 @@ def test_resume_refuses_a_state_of_another_run(tmp_path, monkeypatch):
     MemAEDetector(epochs=2, random_state=0).fit(X, state_dir=tmp_path / "s")
     with pytest.raises(CheckpointError, match="another run"):
         MemAEDetector(epochs=3, random_state=0).fit(X, state_dir=tmp_path / "s", resume=True)
+
+
+def test_a_saved_model_keeps_the_family_defaults_of_its_time(tmp_path, monkeypatch):
+    """conv2d's own addressing default (cosine, re-seeded) is recorded; a model saved under it
+    loads as saved after the default changes, and a folder that records none (format v1)
+    loads with the global defaults (dot, no re-seeding)."""
+    import dataclasses
+
+    from memae.models import registry
+
+    X = np.random.default_rng(0).random((40, 1, 16, 16), dtype=np.float32)
+    det = MemAEDetector(epochs=1, batch_size=8, random_state=0, threads=1).fit(X)
+    memory = det.model_.memory
+    assert (memory.similarity, memory.reseed) == ("cosine", 10)  # conv2d's defaults
+    det.save(tmp_path / "m")
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert config["family_defaults"] == {"similarity": "cosine", "reseed": 10}
+    conv2d = registry._FAMILIES["conv2d"]
+    monkeypatch.setitem(registry._FAMILIES, "conv2d", dataclasses.replace(conv2d, defaults={}))
+    assert MemAEDetector(epochs=1).fit(X).model_.memory.similarity == "dot"  # a new default
+    again = MemAEDetector.load(tmp_path / "m")
+    assert again.model_.memory.similarity == "cosine"
+    np.testing.assert_array_equal(again.decision_function(X), det.decision_function(X))

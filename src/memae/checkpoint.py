@@ -34,14 +34,15 @@ from . import __version__, distributed
 from .errors import CheckpointError
 from .fitting import Schedule, TrainHistory, fault_point, resolve_device
 from .io import usual_modes
-from .models import create_model
+from .models import create_model, family_defaults, resolve_family
+from .models.registry import BOTTLENECK_DEFAULTS
 from .preprocessing import Scaler
 
 if TYPE_CHECKING:
     from .detector import MemAEDetector
 
 FORMAT = "memae.detector"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the family's own defaults are recorded (an older memae refuses it)
 CONFIG = "config.json"
 WEIGHTS = "model.safetensors"
 
@@ -67,6 +68,7 @@ def save(det: MemAEDetector, path: str | os.PathLike) -> None:
         "best_epoch": det.history_.best_epoch + 1,  # counted from 1, as printed everywhere
         "epochs_counted_from": 1,
         "schedule": dataclasses.asdict(schedule) if schedule else None,
+        "family_defaults": family_defaults(resolve_family(det.model, det.input_shape_, det.family)),
         "memory_usage": det.memory_usage_,
         "run": getattr(det, "run_", None),  # how it was trained: ranks, backend, precision
         "tensors": {k: list(v.shape) for k, v in tensors.items()},
@@ -93,7 +95,7 @@ def load(cls: type[MemAEDetector], path: str | os.PathLike, device: str | None) 
             det.device = device
         det._check_params()
         shape = tuple(int(s) for s in config["input_shape"])
-        net = create_model(det.model, shape, family=det.family, **det._model_kwargs())
+        net = create_model(det.model, shape, family=det.family, **_as_saved(det, shape, config))
         threshold = float(config["threshold"])
         mode = str(config["scaling"])
         schedule = Schedule(**config["schedule"]) if config.get("schedule") else None
@@ -125,6 +127,15 @@ def load(cls: type[MemAEDetector], path: str | os.PathLike, device: str | None) 
     return det
 
 
+def _as_saved(det: MemAEDetector, shape: tuple[int, ...], config: dict) -> dict[str, Any]:
+    """The model's settings, with the family's defaults as they were when it was saved (folders
+    written before families had defaults of their own were built with the global ones)."""
+    saved = config.get("family_defaults", {})
+    now = family_defaults(resolve_family(det.model, shape, det.family))
+    pinned = {k: saved.get(k, BOTTLENECK_DEFAULTS[k]) for k in {*saved, *now}}
+    return {**pinned, **det._model_kwargs()}
+
+
 def _drop_unused_view_weights(path: Any, net: torch.nn.Module, tensors: dict) -> None:
     """Folders written before only restoring models had view weights carry all-ones weights
     for every model; a model without views drops them."""
@@ -146,6 +157,7 @@ KNOWN_KEYS = {
     "best_epoch",
     "epochs_counted_from",
     "schedule",
+    "family_defaults",
     "memory_usage",
     "run",
     "tensors",

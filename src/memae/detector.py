@@ -315,9 +315,10 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
         if sign:
             memory = self.model_.memory
             log.warning(
-                "memory collapse: %s. Lower shrink_threshold (now %g), or address by cosine "
-                "similarity (similarity='cosine', temperature 0.1), or use a memory per location "
-                "(model_options memory_on='location')",
+                "memory collapse: %s. Address by cosine similarity and re-seed dead slots "
+                "(similarity='cosine', model_options reseed=10: conv2d's defaults), lower "
+                "shrink_threshold (now %g), or use a memory per location (model_options "
+                "memory_on='location')",
                 sign,
                 memory.shrink_threshold,
             )

@@ -222,7 +222,7 @@ PARAMS: tuple[Param, ...] = (
         "similarity",
         None,
         optional(Choice(SIMILARITIES)),
-        "memory addressing: dot, cosine, scaled_dot (None: dot)",
+        "memory addressing: dot, cosine, scaled_dot (None: cosine for conv2d, else dot)",
         "model",
     ),
     Param(

@@ -136,6 +136,9 @@ class Loader:
             collate_fn=functools.partial(_collate, shape=samples.shape, name=samples.name),
             pin_memory=pin,
             persistent_workers=workers > 0,
+            # worker seeds from a generator of its own: reading moves no training randomness
+            # (erasers, re-seeding), so workers or none give the same fit
+            generator=torch.Generator().manual_seed(0),
         )
 
     def close(self) -> None:

@@ -5,6 +5,7 @@ from .base import Autoencoder, ModelOutput
 from .registry import (
     VARIANTS,
     create_model,
+    family_defaults,
     family_for,
     list_families,
     list_models,
@@ -16,6 +17,7 @@ __all__ = [
     "Autoencoder",
     "ModelOutput",
     "create_model",
+    "family_defaults",
     "family_for",
     "list_families",
     "list_models",

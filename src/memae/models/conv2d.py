@@ -21,7 +21,10 @@ def default_layers(channels: int, height: int, width: int) -> list[LayerSpec]:
     return [(3, 2, base[0][2])] * extra + list(base)
 
 
-@register_family("conv2d", rank=3)
+# The paper's dot-product addressing collapses on images larger than MNIST (one to three slots
+# take every query; benchmarks/collapse_study.py): cosine / 0.1 with dead slots re-seeded every
+# 10 batches keeps 77-158 effective slots there. similarity="dot", reseed=0 is the paper's.
+@register_family("conv2d", rank=3, similarity="cosine", reseed=10)
 def build_conv2d(
     input_shape: tuple[int, ...], layers: Sequence[Sequence[int]] | None = None
 ) -> Backbone:

@@ -26,6 +26,7 @@ class Family:
     name: str
     rank: int  # rank of one sample: 1 = vector, 3 = image (c, h, w), 4 = clip (c, t, h, w)
     build: Callable[..., Backbone]
+    defaults: dict[str, Any] = field(default_factory=dict)  # its own BOTTLENECK_DEFAULTS
 
 
 @dataclass(frozen=True)
@@ -85,9 +86,17 @@ BOTTLENECK_DEFAULTS: dict[str, Any] = {
 }
 
 
-def register_family(name: str, rank: int) -> Callable[[Callable[..., Backbone]], Callable]:
+def register_family(
+    name: str, rank: int, **defaults: Any
+) -> Callable[[Callable[..., Backbone]], Callable]:
+    """``defaults``: settings of ``BOTTLENECK_DEFAULTS`` that this family sets otherwise (a
+    checkpoint records them, so a later change of them does not change a saved model)."""
+    unknown = sorted(set(defaults) - set(BOTTLENECK_DEFAULTS))
+    if unknown:
+        raise ValueError(f"family {name!r}: unknown default(s) {', '.join(unknown)}")
+
     def wrap(build: Callable[..., Backbone]) -> Callable[..., Backbone]:
-        _FAMILIES[name] = Family(name, rank, build)
+        _FAMILIES[name] = Family(name, rank, build, dict(defaults))
         return build
 
     return wrap
@@ -108,6 +117,11 @@ def family_for(input_shape: tuple[int, ...]) -> str:
             return fam.name
     ranks = sorted({f.rank for f in _FAMILIES.values()})
     raise ValueError(f"no model family takes samples of rank {len(input_shape)}; ranks: {ranks}")
+
+
+def family_defaults(family: str) -> dict[str, Any]:
+    """The settings ``family`` sets over ``BOTTLENECK_DEFAULTS`` (e.g. conv2d's addressing)."""
+    return dict(_FAMILIES[family].defaults)
 
 
 def family_options(family: str) -> list[str]:
@@ -139,7 +153,8 @@ def create_model(
     clash = sorted(k for k in variant.fixed if kwargs.get(k) is not None)
     if clash:
         raise ValueError(f"model {name!r} fixes {', '.join(clash)}; do not pass them")
-    opts = {**BOTTLENECK_DEFAULTS, **{k: v for k, v in kwargs.items() if v is not None}}
+    given = {k: v for k, v in kwargs.items() if v is not None}
+    opts = {**BOTTLENECK_DEFAULTS, **fam.defaults, **given}
     opts.update(variant.fixed)
     family_kw = {k: v for k, v in kwargs.items() if k not in BOTTLENECK_DEFAULTS and v is not None}
     unknown = sorted(set(family_kw) - set(family_options(family)))
