@@ -19,7 +19,7 @@ def test_every_family_has_a_fixture():
 
 
 @pytest.mark.parametrize("name", CASES)
-def test_v1_folder_loads_and_scores_the_same(name):
+def test_v1_folder_loads_and_scores_the_same(name, tmp_path):
     folder = FIXTURES / name
     det = MemAEDetector.load(folder / "model", device="cpu")
     X = np.load(folder / "inputs.npy")
@@ -32,6 +32,9 @@ def test_v1_folder_loads_and_scores_the_same(name):
             det.error_maps(X), np.load(folder / "error_maps.npy"), rtol=1e-3, atol=1e-7
         )
     assert det.predict(X).shape == (len(X),)
+    det.save(tmp_path / "again")  # saved again, it keeps the defaults it was built with
+    again = MemAEDetector.load(tmp_path / "again")
+    np.testing.assert_array_equal(again.decision_function(X), det.decision_function(X))
 
 
 def test_only_restoring_models_carry_view_weights(tmp_path):

@@ -68,7 +68,7 @@ def save(det: MemAEDetector, path: str | os.PathLike) -> None:
         "best_epoch": det.history_.best_epoch + 1,  # counted from 1, as printed everywhere
         "epochs_counted_from": 1,
         "schedule": dataclasses.asdict(schedule) if schedule else None,
-        "family_defaults": family_defaults(resolve_family(det.model, det.input_shape_, det.family)),
+        "family_defaults": det.family_defaults_,  # those the network was built with
         "memory_usage": det.memory_usage_,
         "run": getattr(det, "run_", None),  # how it was trained: ranks, backend, precision
         "tensors": {k: list(v.shape) for k, v in tensors.items()},
@@ -95,7 +95,10 @@ def load(cls: type[MemAEDetector], path: str | os.PathLike, device: str | None) 
             det.device = device
         det._check_params()
         shape = tuple(int(s) for s in config["input_shape"])
-        net = create_model(det.model, shape, family=det.family, **_as_saved(det, shape, config))
+        defaults = _family_defaults_as_saved(det, shape, config)
+        net = create_model(
+            det.model, shape, family=det.family, **{**defaults, **det._model_kwargs()}
+        )
         threshold = float(config["threshold"])
         mode = str(config["scaling"])
         schedule = Schedule(**config["schedule"]) if config.get("schedule") else None
@@ -115,6 +118,7 @@ def load(cls: type[MemAEDetector], path: str | os.PathLike, device: str | None) 
     det.model_ = net.to(resolve_device(det.device)).eval()
     det.scaler_ = Scaler(mode, tensors["scaler.offset"], tensors["scaler.scale"])
     det.input_shape_ = shape
+    det.family_defaults_ = defaults
     det.threshold_ = threshold
     det.seed_ = config.get("seed")
     det.history_ = history
@@ -127,13 +131,15 @@ def load(cls: type[MemAEDetector], path: str | os.PathLike, device: str | None) 
     return det
 
 
-def _as_saved(det: MemAEDetector, shape: tuple[int, ...], config: dict) -> dict[str, Any]:
-    """The model's settings, with the family's defaults as they were when it was saved (folders
-    written before families had defaults of their own were built with the global ones)."""
+def _family_defaults_as_saved(
+    det: MemAEDetector, shape: tuple[int, ...], config: dict
+) -> dict[str, Any]:
+    """The family's defaults as they were when the model was built, for every key it records
+    or sets today (folders written before families had defaults of their own were built with
+    the global ones)."""
     saved = config.get("family_defaults", {})
     now = family_defaults(resolve_family(det.model, shape, det.family))
-    pinned = {k: saved.get(k, BOTTLENECK_DEFAULTS[k]) for k in {*saved, *now}}
-    return {**pinned, **det._model_kwargs()}
+    return {k: saved.get(k, BOTTLENECK_DEFAULTS[k]) for k in {*saved, *now}}
 
 
 def _drop_unused_view_weights(path: Any, net: torch.nn.Module, tensors: dict) -> None:

@@ -37,7 +37,7 @@ from .fitting import (
     split_indices,
 )
 from .memory import UsageMeter, collapse
-from .models import Autoencoder, create_model, resolve_family
+from .models import Autoencoder, create_model, family_defaults, resolve_family
 from .params import MODEL_KEYS, check_params
 from .runtime import cpu_count, local_processes, resolve_threads, step_flops, torch_threads
 from .samples import Samples
@@ -196,6 +196,7 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
             )
         distributed.check_same(world, "data and schedule", (len(data), data.shape, schedule))
         net = self._build(data.shape)
+        self.family_defaults_ = family_defaults(family)  # saved with it (memae.checkpoint)
         if world.size > 1:  # each rank its own noise (erasers, sampling) from here on
             torch.manual_seed(seed + world.rank)
         _warn_if_oversized(net, len(train_idx) * math.prod(data.shape))
