@@ -56,13 +56,18 @@ def make(out: Path, ped2: Path = SHARED, every: int = 10) -> None:
 
 
 def curve(folder: Path, epochs: int, seed: int, within: float, out: Path) -> None:
-    """Train ARNet with the MVTec preset; write each epoch's losses and the chosen budget."""
+    """Train ARNet with the MVTec preset; write each epoch's losses and the chosen budget.
+
+    The training state is kept beside ``out`` after every epoch, so a killed run goes on from
+    its last epoch when run again.
+    """
     category = load_mvtec(folder, (128, 128))
     train = category.train.astype(np.float32) / 255.0
     training = {**TRAINING["mvtec"], "epochs": epochs}
     det = make_detector("arnet", seed, training, "cpu")
     start = time.perf_counter()
-    det.fit(train)
+    state = out.with_name(out.stem + ".train-state")
+    det.fit(train, state_dir=state, resume=state.exists())
     seconds = time.perf_counter() - start
     history = det.history_
     lowest = min(history.train_loss)
