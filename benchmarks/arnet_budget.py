@@ -5,17 +5,21 @@ made from UCSD Ped2 (its frames are 3-channel JPEGs): ``train/good`` every ``--e
 training frame, ``test/good`` and ``test/anomaly`` the test frames, ``ground_truth/anomaly`` their
 pixel masks (links, nothing copied). ARNet is then trained with the MVTec preset of
 ``memae bench image`` (batch 16, lr 1e-3, 128x128) for ``--epochs``, and each epoch's training
-and validation loss is written: the budget is the first epoch whose training loss is within
-``--within`` of the run's lowest. No test image is scored: the choice sees no test label.
+and validation loss is written. The budget is the first epoch whose training loss, as a running
+mean over ``--smooth`` epochs (one epoch's loss jumps by 10% and more), is within ``--within``
+of that mean at the run's end: where more epochs stop paying. No test image is scored: the
+choice sees no test label. ``choose`` applies the rule to a CSV already written.
 
     python benchmarks/arnet_budget.py make /tmp/ped2_mvtec
     python benchmarks/arnet_budget.py curve /tmp/ped2_mvtec --epochs 60 \\
         --out benchmarks/results/arnet_budget.csv
+    python benchmarks/arnet_budget.py choose benchmarks/results/arnet_budget.csv
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import time
 from pathlib import Path
 
@@ -55,7 +59,16 @@ def make(out: Path, ped2: Path = SHARED, every: int = 10) -> None:
     print(f"{out}: {len(train)} training frames, {len(test)} test ({labels.sum()} anomalous)")
 
 
-def curve(folder: Path, epochs: int, seed: int, within: float, out: Path) -> None:
+def budget(train_loss: list[float], within: float, smooth: int) -> int:
+    """The first epoch (from 1) whose ``smooth``-epoch running mean of the training loss is
+    within ``within`` of the running mean at the last epoch."""
+    means = [
+        float(np.mean(train_loss[max(0, i - smooth + 1) : i + 1])) for i in range(len(train_loss))
+    ]
+    return next(e for e, v in enumerate(means, 1) if v <= means[-1] * (1 + within))
+
+
+def curve(folder: Path, epochs: int, seed: int, within: float, smooth: int, out: Path) -> None:
     """Train ARNet with the MVTec preset; write each epoch's losses and the chosen budget.
 
     The training state is kept beside ``out`` after every epoch, so a killed run goes on from
@@ -70,8 +83,6 @@ def curve(folder: Path, epochs: int, seed: int, within: float, out: Path) -> Non
     det.fit(train, state_dir=state, resume=state.exists())
     seconds = time.perf_counter() - start
     history = det.history_
-    lowest = min(history.train_loss)
-    budget = next(e for e, v in enumerate(history.train_loss, 1) if v <= lowest * (1 + within))
     rows = [
         {
             "epoch": e,
@@ -86,10 +97,20 @@ def curve(folder: Path, epochs: int, seed: int, within: float, out: Path) -> Non
         for e, (tl, vl) in enumerate(zip(history.train_loss, history.val_loss, strict=True), 1)
     ]
     write_rows(out, rows)
+    print(f"{epochs} epochs, {seconds / epochs:.1f} s each on {torch.get_num_threads()} thread(s)")
+    choose(out, within, smooth)
+
+
+def choose(csv_path: Path, within: float, smooth: int) -> None:
+    """Print the budget that ``csv_path`` (written by ``curve``) gives."""
+    with open(csv_path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    train = [float(r["train_loss"]) for r in rows]
+    val = [float(r["val_loss"]) for r in rows]
     print(
-        f"{epochs} epochs, {seconds / epochs:.1f} s each on {torch.get_num_threads()} thread(s): "
-        f"training loss within {within:.0%} of its lowest ({lowest:.5g}) from epoch {budget}; "
-        f"best validation epoch {history.best_epoch + 1}"
+        f"{len(rows)} epochs: the {smooth}-epoch mean training loss is within {within:.0%} of "
+        f"its end value from epoch {budget(train, within, smooth)}; best validation epoch "
+        f"{int(np.argmin(val)) + 1}"
     )
 
 
@@ -104,13 +125,19 @@ def main() -> None:
     p.add_argument("folder", type=Path)
     p.add_argument("--epochs", type=int, default=60)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--within", type=float, default=0.05)
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/arnet_budget.csv"))
+    c = sub.add_parser("choose")
+    c.add_argument("csv", type=Path)
+    for q in (p, c):
+        q.add_argument("--within", type=float, default=0.05)
+        q.add_argument("--smooth", type=int, default=5, help="epochs in the running mean")
     args = parser.parse_args()
     if args.command == "make":
         make(args.out, args.ped2, args.every)
+    elif args.command == "choose":
+        choose(args.csv, args.within, args.smooth)
     else:
-        curve(args.folder, args.epochs, args.seed, args.within, args.out)
+        curve(args.folder, args.epochs, args.seed, args.within, args.smooth, args.out)
 
 
 if __name__ == "__main__":
