@@ -85,6 +85,17 @@ def test_step_flops_counts_without_computing():
     assert all(p.grad is None for p in net.parameters())
 
 
+def test_step_flops_counts_a_re_seeding_memory():
+    """conv2d's memory re-seeds dead slots by default; its count is the convolutions', not the
+    fallback of each weight used once (which sent every conv2d fit to one thread)."""
+    from memae.models import create_model
+
+    net = create_model("memae", (1, 28, 28))
+    assert net.memory.reseed
+    train, forward = step_flops(net, (1, 28, 28)), step_flops(net, (1, 28, 28), train=False)
+    assert 2.5 * forward < train < 3.5 * forward
+
+
 @pytest.mark.parametrize("precision", ["bf16", "fp16"])
 def test_mixed_precision_trains_and_scores_in_fp32(blobs, precision):
     normal, anomalies = blobs

@@ -32,7 +32,8 @@ def step_flops(net: nn.Module, sample_shape: tuple[int, ...], train: bool = True
     forward pass; counted on a copy of ``net`` on the meta device, so nothing is computed."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    model = copy.deepcopy(net).to("meta").train(train)
+    model = copy.deepcopy(net).to("meta").eval()  # eval: a memory that re-seeds dead slots
+    # counts its slots in training, which the meta device cannot
     x = torch.zeros((2, *sample_shape), device="meta")
     try:
         with FlopCounterMode(display=False) as counter:
