@@ -334,27 +334,28 @@ class Budget:
     samples / n_train within ``epochs``), batches of ``batch_size`` (at most an eighth of the
     training rows, at least 8, so small tables still take several steps an epoch), Adam ``lr``.
 
-    Tables so large that an epoch would take more than ``steps`` steps get larger batches (a
-    power of two, up to ``max_batch``) and an lr scaled with the batch: a step costs about the
-    same at batch 128 and 256, so an epoch takes a fraction of the time at the same quality.
+    ``large``: for tables so large that small batches would cost an epoch many thousands of
+    steps, rungs of (training rows above which, batch, lr): a step costs about the same at
+    batch 128 and 512, so an epoch takes a fraction of the time at the same quality.
     """
 
     samples: int
     epochs: tuple[int, int]
     batch_size: int
     lr: float
-    max_batch: int | None = None
-    steps: int = 4000
+    large: tuple[tuple[int, int, float], ...] = ()
 
 
 # Sized from the benches' settings: ODDS (mlp: 300,000 samples in 10-200 epochs, batch 128, lr
 # 1e-3), MNIST (conv2d: 100 epochs of ~5,400 digits), ARNet MNIST (unet: 50 epochs), Ped2 `cpu`
 # (conv3d: 20 epochs of ~1,200 clips); chosen on training data and ODDS, never on a test split.
-# The mlp's larger batches on tables of over 512,000 training rows: chosen on the validation loss
-# after one epoch of a 2,000,000-row table over seeds 0-2 (benchmarks/large_table.py quality):
-# batch 256 at lr 2e-3 kept batch 64's loss (within 3%); 512 at 2e-3 or 4e-3 did not (+20%).
+# The mlp's rungs: chosen on the validation loss after one epoch of a 2,000,000-row table
+# (benchmarks/large_table.py quality, seeds 0-4; RESULTS "(c) A 2,000,000-row table"): batch 512
+# at lr 6e-3 kept batch 64's loss; at 8e-3 it lost 5%, at 4e-3 or 2e-3 20-35%.
 AUTO_TRAINING: dict[str, Budget] = {
-    "mlp": Budget(300_000, (10, 200), 128, 1e-3, max_batch=256),
+    "mlp": Budget(
+        300_000, (10, 200), 128, 1e-3, large=((512_000, 256, 2e-3), (1_024_000, 512, 6e-3))
+    ),
     "conv2d": Budget(500_000, (10, 100), 64, 1e-3),
     "unet": Budget(250_000, (10, 50), 64, 1e-3),
     "conv3d": Budget(25_000, (5, 60), 16, 1e-3),
@@ -386,16 +387,15 @@ def resolve_schedule(
     if epochs == AUTO:
         lo, hi = budget.epochs
         epochs = int(np.clip(round(budget.samples / max(1, n_train)), lo, hi))
-    scale = 1
     if batch_size == AUTO:
-        largest = budget.max_batch or budget.batch_size
-        while budget.batch_size * scale < largest and n_train > budget.steps * (
-            budget.batch_size * scale
-        ):
-            scale *= 2
-        batch_size = int(min(budget.batch_size * scale, max(8, n_train // 8)))
+        batch_size, rung_lr = budget.batch_size, budget.lr
+        for rows, batch, rung in budget.large:
+            if n_train > rows:
+                batch_size, rung_lr = batch, rung
+        batch_size = int(min(batch_size, max(8, n_train // 8)))
+        lr = rung_lr if lr == AUTO else lr
     if lr == AUTO:
-        lr = budget.lr * scale
+        lr = budget.lr
     return Schedule(int(epochs), int(batch_size), float(lr))
 
 
