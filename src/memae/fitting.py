@@ -335,8 +335,8 @@ class Budget:
     training rows, at least 8, so small tables still take several steps an epoch), Adam ``lr``.
 
     ``large``: for tables so large that small batches would cost an epoch many thousands of
-    steps, rungs of (training rows above which, batch, lr): a step costs about the same at
-    batch 128 and 512, so an epoch takes a fraction of the time at the same quality.
+    steps, rungs of (training rows above which, batch, lr): a 512-row step of the tabular net
+    costs about twice a 64-row one, so an epoch takes a fraction of the time at the same quality.
     """
 
     samples: int
@@ -351,7 +351,7 @@ class Budget:
 # (conv3d: 20 epochs of ~1,200 clips); chosen on training data and ODDS, never on a test split.
 # The mlp's rungs: chosen on the validation loss after one epoch of a 2,000,000-row table
 # (benchmarks/large_table.py quality, seeds 0-4; RESULTS "(c) A 2,000,000-row table"): batch 512
-# at lr 6e-3 kept batch 64's loss; at 8e-3 it lost 5%, at 4e-3 or 2e-3 20-35%.
+# at lr 6e-3 kept batch 64's loss (its mean 5% lower); batch 1024 lost it at every lr tried.
 AUTO_TRAINING: dict[str, Budget] = {
     "mlp": Budget(
         300_000, (10, 200), 128, 1e-3, large=((512_000, 256, 2e-3), (1_024_000, 512, 6e-3))

@@ -29,11 +29,12 @@ SMALL_STEP_FLOPS = 5e7
 
 def step_flops(net: nn.Module, sample_shape: tuple[int, ...], train: bool = True) -> float:
     """FLOPs per sample of a training step (forward and backward) or, ``train=False``, of a
-    forward pass; counted on a copy of ``net`` on the meta device, so nothing is computed."""
+    forward pass; counted on a copy of ``net`` on the meta device in eval mode, so nothing is
+    computed and nothing (BatchNorm statistics, a memory's re-seeding) is updated."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    model = copy.deepcopy(net).to("meta").eval()  # eval: a memory that re-seeds dead slots
-    # counts its slots in training, which the meta device cannot
+    model = copy.deepcopy(net).to("meta").eval()  # a re-seeding memory counts its slots in
+    # training, which the meta device cannot do
     x = torch.zeros((2, *sample_shape), device="meta")
     try:
         with FlopCounterMode(display=False) as counter:
