@@ -80,7 +80,8 @@ def curve(folder: Path, epochs: int, seed: int, within: float, smooth: int, out:
     det = make_detector("arnet", seed, training, "cpu")
     start = time.perf_counter()
     state = out.with_name(out.stem + ".train-state")
-    det.fit(train, state_dir=state, resume=state.exists())
+    resumed = state.exists()
+    det.fit(train, state_dir=state, resume=resumed)
     seconds = time.perf_counter() - start
     history = det.history_
     rows = [
@@ -92,12 +93,14 @@ def curve(folder: Path, epochs: int, seed: int, within: float, smooth: int, out:
             "train_images": len(train),
             "shape": "x".join(map(str, train.shape[1:])),
             "threads": torch.get_num_threads(),
-            "s_per_epoch": seconds / epochs,
+            "s_per_epoch": "" if resumed else seconds / epochs,  # a resumed run timed a part
         }
         for e, (tl, vl) in enumerate(zip(history.train_loss, history.val_loss, strict=True), 1)
     ]
     write_rows(out, rows)
-    print(f"{epochs} epochs, {seconds / epochs:.1f} s each on {torch.get_num_threads()} thread(s)")
+    if not resumed:
+        threads = torch.get_num_threads()
+        print(f"{epochs} epochs, {seconds / epochs:.1f} s each on {threads} thread(s)")
     choose(out, within, smooth)
 
 
