@@ -11,7 +11,7 @@ import torch
 from torch.utils.data import Dataset
 
 from memae import InputError, MemAEDetector, runtime
-from memae.fitting import resolve_schedule
+from memae.fitting import flat_parameters, resolve_schedule
 from memae.runtime import SMALL_STEP_FLOPS, resolve_threads, step_flops
 
 
@@ -146,3 +146,38 @@ def test_very_large_tables_get_larger_batches_and_a_scaled_lr():
     assert resolve_schedule("mlp", 1_800_000, "auto", "auto", 1e-3).batch_size == 512
     assert resolve_schedule("mlp", 1_800_000, "auto", 64, "auto").lr == 1e-3  # given batch
     assert resolve_schedule("conv2d", 2_000_000, "auto", "auto", "auto").batch_size == 64
+
+
+def _net() -> torch.nn.Module:
+    torch.manual_seed(0)
+    return torch.nn.Sequential(
+        torch.nn.Conv2d(3, 4, 3), torch.nn.Tanh(), torch.nn.Flatten(), torch.nn.Linear(16, 2)
+    ).to(memory_format=torch.channels_last)
+
+
+def _adam_steps(net: torch.nn.Module, params: list, x: torch.Tensor) -> None:
+    opt = torch.optim.Adam(params, lr=1e-2, weight_decay=1e-3, fused=True)
+    for _ in range(5):
+        opt.zero_grad(set_to_none=False)
+        (net(x) ** 2).mean().backward()
+        opt.step()
+
+
+def test_adam_steps_one_flat_parameter_with_the_same_result():
+    """One fused Adam op a step on the tabular net instead of Python work per tensor (the
+    step's cost at large batches, issue #20); the arithmetic per element is Adam's."""
+    x = torch.randn(8, 3, 4, 4).to(memory_format=torch.channels_last)
+    plain, flat = _net(), _net()
+    _adam_steps(plain, list(plain.parameters()), x)
+    params = list(flat.parameters())
+    with flat_parameters(params, enabled=True) as stepped:
+        assert len(stepped) == 1 and stepped[0].numel() == sum(p.numel() for p in params)
+        storage = stepped[0].untyped_storage().data_ptr()
+        assert all(p.untyped_storage().data_ptr() == storage for p in params)
+        _adam_steps(flat, stepped, x)
+    for a, b in zip(plain.parameters(), flat.parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-7)
+        assert b.untyped_storage().nbytes() == b.nbytes and b.grad is None  # its own again
+        assert b.stride() == a.stride()  # the layout kept (channels-last conv weights)
+    with flat_parameters(params, enabled=False) as stepped:  # under DDP: as they are
+        assert stepped == params

@@ -232,6 +232,13 @@ def recover(folder: Path) -> None:
         shutil.rmtree(stale, ignore_errors=True)
 
 
+def _own(t: Tensor) -> Tensor:
+    """``t`` on the CPU, contiguous, in storage of its own (safetensors refuses tensors that
+    share one, as a training state's do: slices of one flat parameter, ``fitting``)."""
+    t = t.detach().cpu().contiguous()
+    return t if t.untyped_storage().nbytes() == t.nbytes else t.clone()
+
+
 def write(
     folder: str | os.PathLike,
     config: dict[str, Any],
@@ -250,7 +257,7 @@ def write(
     recover(folder)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
     try:
-        save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, tmp / WEIGHTS)
+        save_file({k: _own(v) for k, v in tensors.items()}, tmp / WEIGHTS)
         fault_point(f"{kind} weights")
         config = {**config, "files": {WEIGHTS: sha256(tmp / WEIGHTS)}}
         (tmp / CONFIG).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")

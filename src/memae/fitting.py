@@ -160,49 +160,87 @@ def train(
     training state is saved after every epoch (by rank 0), and a saved one is resumed.
     """
     step = _step_module(model, world, compile)
-    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay, **_fused(model))
-    schedule = None
-    if lr_schedule == "cosine":  # decays to 0 over the epochs: a calm end to pick the best from
-        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, epochs))
-    elif lr_schedule != "constant":
-        raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {lr_schedule!r}")
-    history, best_state = TrainHistory(), None
-    resumed = state.load(model, opt, schedule) if state is not None else None
-    if resumed is not None:
-        history, best_state = resumed
-    steps = Steps(model, step, opt, Precision(precision, _device_of(model)), world)
-    _STOP["requested"] = False
-    bar = tqdm(total=epochs, desc="train", unit="epoch", disable=not verbose, leave=False)
-    bar.update(len(history.train_loss))  # epochs a resumed state already holds
-    for epoch in range(len(history.train_loss), epochs):
-        history.train_loss.append(steps.epoch(train_batches(), epoch, verbose))
-        broadcast_buffers(world, model)  # rank 0's BatchNorm statistics on every rank
-        if schedule is not None:
-            schedule.step()
-        score = (
-            evaluate_loss(model, val_batches(), world) if val_batches else history.train_loss[-1]
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    with flat_parameters(trainable, enabled=world.size == 1) as params:
+        opt = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, **_fused(model))
+        schedule = None
+        if lr_schedule == "cosine":  # decays to 0 over the epochs: a calm end to pick the best from
+            schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, epochs))
+        elif lr_schedule != "constant":
+            raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {lr_schedule!r}")
+        history, best_state = TrainHistory(), None
+        resumed = state.load(model, opt, schedule) if state is not None else None
+        if resumed is not None:
+            history, best_state = resumed
+        steps = Steps(model, step, opt, Precision(precision, _device_of(model)), world)
+        _STOP["requested"] = False
+        bar = tqdm(total=epochs, desc="train", unit="epoch", disable=not verbose, leave=False)
+        bar.update(len(history.train_loss))  # epochs a resumed state already holds
+        for epoch in range(len(history.train_loss), epochs):
+            history.train_loss.append(steps.epoch(train_batches(), epoch, verbose))
+            broadcast_buffers(world, model)  # rank 0's BatchNorm statistics on every rank
+            if schedule is not None:
+                schedule.step()
+            score = (
+                evaluate_loss(model, val_batches(), world)
+                if val_batches
+                else history.train_loss[-1]
+            )
+            history.val_loss.append(score)
+            if best_state is None or score < history.best_val_loss:
+                history.best_epoch = epoch
+                best_state = copy.deepcopy(model.state_dict())
+            if state is not None and world.main:
+                state.save(model, opt, schedule, history, best_state)
+            bar.update()
+            bar.set_postfix(loss=f"{history.train_loss[-1]:.4g}", val=f"{score:.4g}")
+            log.debug("epoch %d: train %.5g val %.5g", epoch + 1, history.train_loss[-1], score)
+        bar.close()
+        if best_state is not None:
+            model.load_state_dict(best_state)
+        log.info(
+            "best epoch %d of %d (val loss %.5g)",
+            history.best_epoch + 1,
+            epochs,
+            history.best_val_loss,
         )
-        history.val_loss.append(score)
-        if best_state is None or score < history.best_val_loss:
-            history.best_epoch = epoch
-            best_state = copy.deepcopy(model.state_dict())
-        if state is not None and world.main:
-            state.save(model, opt, schedule, history, best_state)
-        bar.update()
-        bar.set_postfix(loss=f"{history.train_loss[-1]:.4g}", val=f"{score:.4g}")
-        log.debug("epoch %d: train %.5g val %.5g", epoch + 1, history.train_loss[-1], score)
-    bar.close()
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    log.info(
-        "best epoch %d of %d (val loss %.5g)", history.best_epoch + 1, epochs, history.best_val_loss
-    )
-    model.eval()
-    return history
+        model.eval()
+        return history
 
 
 def _device_of(model: nn.Module) -> torch.device:
     return next(model.parameters()).device
+
+
+@contextlib.contextmanager
+def flat_parameters(params: list[nn.Parameter], enabled: bool) -> Iterator[list[nn.Parameter]]:
+    """What Adam steps: ``params`` as they are, or (``enabled``, and all of one dtype and
+    device) one flat parameter of which, inside the block, each parameter and its gradient is
+    a slice (in its own layout; gradients accumulate into the slices in place, so
+    ``zero_grad(set_to_none=False)``). Adam's arithmetic per element is the same; its step is
+    one fused op on one tensor instead of Python work for each (0.17 against 0.03 ms on the
+    tabular net, whose whole step takes 2-3 ms). On leaving, every parameter gets its own
+    storage back. Not under DistributedDataParallel, whose gradients are its buckets' views."""
+    if not enabled or len(params) < 2 or len({(p.dtype, p.device) for p in params}) > 1:
+        yield params
+        return
+    like = params[0]
+    flat = nn.Parameter(like.new_empty(sum(p.numel() for p in params)))
+    flat.grad = torch.zeros_like(flat)
+    offset = 0
+    for p in params:
+        n = p.numel()
+        view = flat.detach()[offset : offset + n].as_strided(p.shape, p.stride())
+        view.copy_(p.detach())
+        p.data = view
+        p.grad = flat.grad[offset : offset + n].as_strided(p.shape, p.stride())
+        offset += n
+    try:
+        yield [flat]
+    finally:
+        for p in params:
+            p.data = p.data.clone()  # (clone keeps the layout)
+            p.grad = None
 
 
 def _fused(model: nn.Module) -> dict[str, bool]:
@@ -291,7 +329,7 @@ class Steps:
             raise FloatingPointError(
                 f"training loss became {float(loss)} at epoch {epoch + 1}; lower lr"
             )
-        self.opt.zero_grad(set_to_none=True)
+        self.opt.zero_grad(set_to_none=False)  # in place (flat_parameters)
         scaled = loss * weight if weight != 1.0 else loss
         self.grad_scaler.scale(scaled).backward()
         self.grad_scaler.step(self.opt)
