@@ -142,8 +142,8 @@ def test_very_large_tables_get_larger_batches_and_a_scaled_lr():
     middle = resolve_schedule("mlp", 800_000, "auto", "auto", "auto")
     assert (middle.batch_size, middle.lr) == (256, 2e-3)
     large = resolve_schedule("mlp", 1_800_000, "auto", "auto", "auto")  # the 2M-row table's
-    assert (large.batch_size, large.lr) == (512, 6e-3)
-    assert resolve_schedule("mlp", 1_800_000, "auto", "auto", 1e-3).batch_size == 512
+    assert (large.batch_size, large.lr) == (640, 6e-3)
+    assert resolve_schedule("mlp", 1_800_000, "auto", "auto", 1e-3).batch_size == 640
     assert resolve_schedule("mlp", 1_800_000, "auto", 64, "auto").lr == 1e-3  # given batch
     assert resolve_schedule("conv2d", 2_000_000, "auto", "auto", "auto").batch_size == 64
 

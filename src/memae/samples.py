@@ -83,8 +83,8 @@ class Samples:
 
     def take(self, chunk: Tensor) -> Tensor:
         """The samples ``chunk`` as one (B, *shape) float32 CPU batch."""
-        if self.array is not None:
-            return self.array[chunk]
+        if self.array is not None:  # (index_select: half the time of array[chunk] on rows)
+            return self.array.index_select(0, chunk)
         if self.mapped is not None:
             order = chunk.argsort()  # read the file front to back
             rows = np.asarray(self.mapped[chunk[order].numpy()], dtype=np.float32)
