@@ -6,6 +6,8 @@ more checkouts of memae side by side in one run (issue #20, item 5).
         --src before=/path/to/old/src --src after=src --out benchmarks/results/large_table.csv
     python benchmarks/large_table.py quality /tmp/memae_large \\
         --src before=/path/to/old/src@64 --src after=src@auto     # val loss over seeds 0-2
+    python benchmarks/large_table.py repeat /tmp/memae_large \\
+        --src before=/path/to/old/src@64 --src after=src@auto --reps 3  # train_s, interleaved
 
 Each measurement runs in a fresh process with ``PYTHONPATH=SRC``, so its peak memory is its own.
 ``base_mb`` is the process's RSS after importing memae and torch; ``peak_mb`` its peak RSS;
@@ -191,6 +193,31 @@ def quality(folder: Path, sources: list[str], out: Path, seeds: list[int]) -> No
     write_rows(out, rows)
 
 
+def repeat(folder: Path, sources: list[str], out: Path, reps: int) -> None:
+    """``train_s`` of each ``LABEL=PATH@BATCH`` (``auto``: its default) on the .npy table, the
+    checkouts taking turns ``reps`` times (a busy or noisy machine slows all of them alike);
+    then each median and its ratio to the first's."""
+    rows, times = [], {spec: [] for spec in sources}
+    for rep in range(reps):
+        for spec in sources:
+            label, rest = spec.split("=", 1)
+            src, batch = rest.split("@")
+            args = [sys.executable, __file__, "_one", str(folder / "table.npy"), batch, "default"]
+            env = os.environ | {"PYTHONPATH": src}
+            done = subprocess.run(args, env=env, capture_output=True, text=True, check=True)
+            row = json.loads(done.stdout.strip().splitlines()[-1])
+            times[spec].append(row["train_s"])
+            rows.append({"label": label, "batch_size": batch, "rep": rep,
+                         "train_s": f"{row['train_s']:.4g}", "val_loss": f"{row['val_loss']:.5g}",
+                         "schedule": row["schedule"]})  # fmt: skip
+            print(rows[-1], flush=True)
+    write_rows(out, rows)
+    first = float(np.median(times[sources[0]]))
+    for spec, values in times.items():
+        median = float(np.median(values))
+        print(f"{spec}: median train_s {median:.2f}, {first / median:.2f}x the first")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -206,6 +233,11 @@ def main() -> None:
     p.add_argument("--src", action="append", required=True, help="LABEL=PATH@BATCH[/LR]")
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/large_table_quality.csv"))
+    p = sub.add_parser("repeat")
+    p.add_argument("folder", type=Path)
+    p.add_argument("--src", action="append", required=True, help="LABEL=PATH@BATCH")
+    p.add_argument("--reps", type=int, default=3)
+    p.add_argument("--out", type=Path, default=Path("benchmarks/results/large_table_repeat.csv"))
     p = sub.add_parser("_one")
     p.add_argument("path", type=Path)
     p.add_argument("batch")
@@ -215,6 +247,8 @@ def main() -> None:
         make(args.folder)
     elif args.cmd == "quality":
         quality(args.folder, args.src, args.out, [int(x) for x in args.seeds.split(",")])
+    elif args.cmd == "repeat":
+        repeat(args.folder, args.src, args.out, args.reps)
     elif args.cmd == "run":
         run(args.folder, args.src, args.out, args.batch or ["auto", "64"])
     else:

@@ -23,8 +23,11 @@ from .params import AUTO
 
 THREADS_ENV = "MEMAE_THREADS"  # overrides ``threads="auto"`` (tests pin it; users may too)
 # a step below this many FLOPs runs no faster on two threads than on one (measured on the tabular
-# preset: 2.7 ms per step at batch 512 with one thread or two, 6.0 against 4.7 ms at batch 2048)
-SMALL_STEP_FLOPS = 5e7
+# preset of a 10-column table, 38,700 FLOPs a row: on a 2-core Intel Xeon 2.7 ms per step at
+# batch 512 with one thread or two, 6.0 against 4.7 ms at batch 2048; on a 2-core AMD EPYC an
+# epoch of 1,800,000 rows at batch 640 13.5 and 11.1 s on two threads against 16.6 and 13.2 s
+# on one, a 64-row step 1.8 against 1.7 ms)
+SMALL_STEP_FLOPS = 1.5e7
 
 
 def step_flops(net: nn.Module, sample_shape: tuple[int, ...], train: bool = True) -> float:
