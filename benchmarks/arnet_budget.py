@@ -19,13 +19,12 @@ choice sees no test label. ``choose`` applies the rule to a CSV already written.
 from __future__ import annotations
 
 import argparse
-import csv
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
-from csvout import write_rows
+from epoch_budget import choose, rule_options, write_curve
 
 from memae.bench.common import make_detector
 from memae.bench.image import TRAINING
@@ -59,15 +58,6 @@ def make(out: Path, ped2: Path = SHARED, every: int = 10) -> None:
     print(f"{out}: {len(train)} training frames, {len(test)} test ({labels.sum()} anomalous)")
 
 
-def budget(train_loss: list[float], within: float, smooth: int) -> int:
-    """The first epoch (from 1) whose ``smooth``-epoch running mean of the training loss is
-    within ``within`` of the running mean at the last epoch."""
-    means = [
-        float(np.mean(train_loss[max(0, i - smooth + 1) : i + 1])) for i in range(len(train_loss))
-    ]
-    return next(e for e, v in enumerate(means, 1) if v <= means[-1] * (1 + within))
-
-
 def curve(folder: Path, epochs: int, seed: int, within: float, smooth: int, out: Path) -> None:
     """Train ARNet with the MVTec preset; write each epoch's losses and the chosen budget.
 
@@ -82,39 +72,15 @@ def curve(folder: Path, epochs: int, seed: int, within: float, smooth: int, out:
     state = out.with_name(out.stem + ".train-state")
     resumed = state.exists()
     det.fit(train, state_dir=state, resume=resumed)
-    seconds = time.perf_counter() - start
-    history = det.history_
-    rows = [
-        {
-            "epoch": e,
-            "train_loss": tl,
-            "val_loss": vl,
-            "seed": seed,
-            "train_images": len(train),
-            "shape": "x".join(map(str, train.shape[1:])),
-            "threads": torch.get_num_threads(),
-            "s_per_epoch": "" if resumed else seconds / epochs,  # a resumed run timed a part
-        }
-        for e, (tl, vl) in enumerate(zip(history.train_loss, history.val_loss, strict=True), 1)
-    ]
-    write_rows(out, rows)
-    if not resumed:
-        threads = torch.get_num_threads()
-        print(f"{epochs} epochs, {seconds / epochs:.1f} s each on {threads} thread(s)")
-    choose(out, within, smooth)
-
-
-def choose(csv_path: Path, within: float, smooth: int) -> None:
-    """Print the budget that ``csv_path`` (written by ``curve``) gives."""
-    with open(csv_path, newline="") as f:
-        rows = list(csv.DictReader(f))
-    train = [float(r["train_loss"]) for r in rows]
-    val = [float(r["val_loss"]) for r in rows]
-    print(
-        f"{len(rows)} epochs: the {smooth}-epoch mean training loss is within {within:.0%} of "
-        f"its end value from epoch {budget(train, within, smooth)}; best validation epoch "
-        f"{int(np.argmin(val)) + 1}"
-    )
+    seconds = None if resumed else time.perf_counter() - start  # a resumed run timed a part
+    shape = "x".join(map(str, train.shape[1:]))
+    write_curve(out, det, ("train_loss", "val_loss"), seconds, seed=seed,
+                train_images=len(train), shape=shape)  # fmt: skip
+    if seconds is not None:
+        print(
+            f"{epochs} epochs, {seconds / epochs:.1f} s each on {torch.get_num_threads()} thread(s)"
+        )
+    choose(out, "train_loss", "val_loss", within, smooth)
 
 
 def main() -> None:
@@ -131,14 +97,12 @@ def main() -> None:
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/arnet_budget.csv"))
     c = sub.add_parser("choose")
     c.add_argument("csv", type=Path)
-    for q in (p, c):
-        q.add_argument("--within", type=float, default=0.05)
-        q.add_argument("--smooth", type=int, default=5, help="epochs in the running mean")
+    rule_options(p, c)
     args = parser.parse_args()
     if args.command == "make":
         make(args.out, args.ped2, args.every)
     elif args.command == "choose":
-        choose(args.csv, args.within, args.smooth)
+        choose(args.csv, "train_loss", "val_loss", args.within, args.smooth)
     else:
         curve(args.folder, args.epochs, args.seed, args.within, args.smooth, args.out)
 

@@ -17,14 +17,10 @@ run goes on from its last epoch.
 from __future__ import annotations
 
 import argparse
-import csv
 import time
 from pathlib import Path
 
-import numpy as np
-import torch
-from arnet_budget import budget
-from csvout import write_rows
+from epoch_budget import choose, rule_options, write_curve
 
 from memae.bench.common import make_detector
 from memae.bench.image import TRAINING, _float
@@ -42,34 +38,9 @@ def curve(data_dir: Path, cls: int, epochs: int, seed: int, out: Path) -> None:
     resumed = state.exists()
     start = time.perf_counter()
     det.fit(train, state_dir=state, resume=resumed)
-    seconds = time.perf_counter() - start
-    history = det.history_
-    rows = [
-        {
-            "epoch": e,
-            "train_nll": tl,
-            "val_nll": vl,
-            "class": cls,
-            "seed": seed,
-            "train_images": len(train),
-            "threads": torch.get_num_threads(),
-            "s_per_epoch": "" if resumed else seconds / epochs,  # a resumed run timed a part
-        }
-        for e, (tl, vl) in enumerate(zip(history.train_loss, history.val_loss, strict=True), 1)
-    ]
-    write_rows(out, rows)
-
-
-def choose(csv_path: Path, within: float, smooth: int) -> None:
-    """Print the budget that ``csv_path`` (written by ``curve``) gives."""
-    with open(csv_path, newline="") as f:
-        rows = list(csv.DictReader(f))
-    val = [float(r["val_nll"]) for r in rows]
-    print(
-        f"{len(rows)} epochs: the {smooth}-epoch mean validation NLL is within {within:.0%} of "
-        f"its end value from epoch {budget(val, within, smooth)}; lowest at epoch "
-        f"{int(np.argmin(val)) + 1} ({min(val):.4f} nats per pixel)"
-    )
+    seconds = None if resumed else time.perf_counter() - start  # a resumed run timed a part
+    write_curve(out, det, ("train_nll", "val_nll"), seconds, **{"class": cls}, seed=seed,
+                train_images=len(train))  # fmt: skip
 
 
 def main() -> None:
@@ -83,13 +54,12 @@ def main() -> None:
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/pixcnn_budget.csv"))
     c = sub.add_parser("choose")
     c.add_argument("csv", type=Path)
-    for q in (p, c):
-        q.add_argument("--within", type=float, default=0.05)
-        q.add_argument("--smooth", type=int, default=5, help="epochs in the running mean")
+    rule_options(p, c)
     args = parser.parse_args()
     if args.command == "curve":
         curve(args.data_dir, args.cls, args.epochs, args.seed, args.out)
-    choose(args.out if args.command == "curve" else args.csv, args.within, args.smooth)
+    path = args.out if args.command == "curve" else args.csv
+    choose(path, "val_nll", "val_nll", args.within, args.smooth)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,56 @@
+"""The epoch-budget rule of ``arnet_budget.py`` and ``pixcnn_budget.py``: the first epoch whose
+loss, as a running mean over ``smooth`` epochs (one epoch's loss jumps by 10% and more), is within
+``within`` of that mean at the run's end: where more epochs stop paying. The loss curve is the
+detector's own history (``history_``), one row per epoch."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from csvout import write_rows
+
+
+def budget(losses: list[float], within: float, smooth: int) -> int:
+    """The first epoch (from 1) whose ``smooth``-epoch running mean of ``losses`` is within
+    ``within`` of the running mean at the last epoch."""
+    means = [float(np.mean(losses[max(0, i - smooth + 1) : i + 1])) for i in range(len(losses))]
+    return next(e for e, v in enumerate(means, 1) if v <= means[-1] * (1 + within))
+
+
+def write_curve(
+    out: Path, det: Any, names: tuple[str, str], seconds: float | None, **fixed
+) -> None:
+    """One row per epoch of the fitted ``det``: its training and validation loss under
+    ``names``, the ``fixed`` columns, the threads, and the seconds per epoch (None: a resumed
+    run, which timed only a part)."""
+    history = det.history_
+    rows = [
+        {"epoch": e, names[0]: tl, names[1]: vl, **fixed, "threads": torch.get_num_threads(),
+         "s_per_epoch": "" if seconds is None else seconds / len(history.train_loss)}
+        for e, (tl, vl) in enumerate(zip(history.train_loss, history.val_loss, strict=True), 1)
+    ]  # fmt: skip
+    write_rows(out, rows)
+
+
+def choose(csv_path: Path, column: str, val_column: str, within: float, smooth: int) -> None:
+    """Print the budget that the curve at ``csv_path`` gives on ``column``."""
+    with open(csv_path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    losses = [float(r[column]) for r in rows]
+    val = [float(r[val_column]) for r in rows]
+    print(
+        f"{len(rows)} epochs: the {smooth}-epoch mean {column} is within {within:.0%} of its end "
+        f"value from epoch {budget(losses, within, smooth)}; lowest {val_column} at epoch "
+        f"{int(np.argmin(val)) + 1} ({min(val):.4g})"
+    )
+
+
+def rule_options(*parsers: argparse.ArgumentParser) -> None:
+    for p in parsers:
+        p.add_argument("--within", type=float, default=0.05)
+        p.add_argument("--smooth", type=int, default=5, help="epochs in the running mean")
