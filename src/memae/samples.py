@@ -83,7 +83,7 @@ class Samples:
 
     def take(self, chunk: Tensor) -> Tensor:
         """The samples ``chunk`` as one (B, *shape) float32 CPU batch."""
-        if self.array is not None:  # (index_select: half the time of array[chunk] on rows)
+        if self.array is not None:  # (index_select: a plain row gather, no advanced indexing)
             return self.array.index_select(0, chunk)
         if self.mapped is not None:
             order = chunk.argsort()  # read the file front to back
