@@ -26,7 +26,7 @@ THREADS_ENV = "MEMAE_THREADS"  # overrides ``threads="auto"`` (tests pin it; use
 # preset of a 10-column table, 38,700 FLOPs a row: on a 2-core Intel Xeon 2.7 ms per step at
 # batch 512 with one thread or two, 6.0 against 4.7 ms at batch 2048; on a 2-core AMD EPYC an
 # epoch of 1,800,000 rows at batch 640 13.5 and 11.1 s on two threads against 16.6 and 13.2 s
-# on one, a 64-row step 1.8 against 1.7 ms)
+# on one: benchmarks/large_table.py _one TABLE 640 2|1)
 SMALL_STEP_FLOPS = 1.5e7
 
 
