@@ -72,3 +72,16 @@ def test_smoothed_error_cancels_a_shifted_edge_but_keeps_a_missing_blob():
     point = torch.zeros(1, 1, 15, 15)
     point[..., 7, 7] = 1.0
     assert torch.isclose(gaussian_smooth(point, 1.0).sum(), torch.tensor(1.0))
+
+
+def test_seed_means_leave_out_a_seed_short_of_a_class():
+    from memae.bench.results import per_class_markdown, seed_means
+
+    rows = [
+        {"model": "m", "seed": s, "class": c, "auc": str(a)}
+        for s, c, a in [("0", "0", 0.9), ("0", "1", 0.7), ("1", "0", 0.5), ("2", "1", 0.6)]
+    ]
+    rows.append({"model": "m", "seed": "2", "class": "0", "auc": "0.8"})
+    assert seed_means(rows, ["0", "1"]) == {"0": pytest.approx(0.8), "2": pytest.approx(0.7)}
+    line = per_class_markdown(rows, ["m"], ["0", "1"]).splitlines()[-1]
+    assert line.endswith("| 0.7500 ± 0.0707 | 2 |")  # seed 1 has no class 1: not averaged

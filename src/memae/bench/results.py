@@ -80,6 +80,22 @@ def mean_std(values: Sequence[float]) -> str:
     return f"{statistics.mean(values):.4f} ± {statistics.stdev(values):.4f}"
 
 
+def seed_means(
+    rows: list[dict[str, str]],
+    classes: Sequence[str],
+    metric: str = "auc",
+    class_field: str = "class",
+) -> dict[str, float]:
+    """Seed -> the mean of ``metric`` over ``classes``, for each seed that has a row of every
+    class (an incomplete seed is left out, not averaged over fewer classes)."""
+    wanted = set(map(str, classes))
+    by_seed: dict[str, dict[str, float]] = {}
+    for r in rows:
+        if r[class_field] in wanted:
+            by_seed.setdefault(r["seed"], {})[r[class_field]] = float(r[metric])
+    return {s: statistics.mean(v.values()) for s, v in sorted(by_seed.items()) if set(v) == wanted}
+
+
 def per_class_markdown(
     rows: list[dict[str, str]],
     models: Sequence[str],
@@ -99,25 +115,10 @@ def per_class_markdown(
         for c in classes:
             vals = [float(r[metric]) for r in mine if r[class_field] == str(c)]
             cells.append(f"{statistics.mean(vals):.4f}" if vals else "")
-        seeds = sorted({r["seed"] for r in mine})
-        complete = [
-            s
-            for s in seeds
-            if {r[class_field] for r in mine if r["seed"] == s} >= set(map(str, classes))
-        ]
-        seed_means = [
-            statistics.mean(
-                float(r[metric])
-                for r in mine
-                if r["seed"] == s and r[class_field] in set(map(str, classes))
-            )
-            for s in complete
-        ]
+        means = list(seed_means(mine, classes, metric, class_field).values())
         lines.append(
             "| "
-            + " | ".join(
-                [model, *cells, mean_std(seed_means) or "(incomplete)", str(len(complete))]
-            )
+            + " | ".join([model, *cells, mean_std(means) or "(incomplete)", str(len(means))])
             + " |"
         )
     return "\n".join(lines)

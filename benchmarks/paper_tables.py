@@ -1,0 +1,167 @@
+"""MemAE's Tables 1, 3 and 4, ours beside the paper's, from the benches' result tables (#23).
+
+    python benchmarks/paper_tables.py [RESULTS_DIR] [--out FILE]   # default benchmarks/results
+
+Table 1 (MNIST, paper protocol): the ten-class mean AUC of each seed, mean ± std over the
+seeds with every class (`results/mnist_paper`). Table 3 (KDDCUP99): F1, mean ± std over the
+runs, for both input files and both protocols (`results/kdd`, `results/kdd_code`). Table 4
+(UCSD Ped2, `cpu` config): micro AUC, mean ± std over seeds (`results/ped2_table4`). Which of
+our bench models stands for a paper row is data (the TABLE* tuples below); the paper's figures
+are those of `../shared/MEMAE.md` (DCN's from the DAGMM paper). A row short of its seeds or
+runs says how many it has. Figure 7 is `benchmarks/memory_size.py`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from memae.bench.results import mean_std, seed_means
+
+# the headline training and score of Table 1's AE and MemAE (RESULTS "MNIST one-class")
+HEADLINE = "lr_schedule=cosine:epochs=200:error_sigma=1:error_top=0.05:channels_last=1"
+DAGMM = "dagmm:hidden=[60,30,10,1]"
+SEEDS, RUNS = 3, 20
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str  # the paper's row
+    model: str  # our bench spec
+    paper: float | None  # the paper's figure (None: a row of ours only)
+
+
+TABLE1 = (
+    Row("OC-SVM", "ocsvm", 0.9499),
+    Row("KDE", "kde", 0.8116),
+    Row("VAE", "vae", 0.9643),
+    Row("PixCNN", "pixcnn:epochs=11", 0.6141),
+    Row("DSEBM", "dsebm", 0.9554),
+    Row("AE", f"ae:{HEADLINE}", 0.9619),
+    Row("MemAE-nonSpar", f"memae-nonspar:{HEADLINE}:similarity=dot:reseed=0", 0.9725),
+    Row("MemAE (dot addressing, the paper's)", f"memae:{HEADLINE}", 0.9751),
+    Row(
+        "MemAE (cosine addressing, the default)",
+        f"memae:{HEADLINE}:similarity=cosine:reseed=10",
+        None,
+    ),
+)
+TABLE3 = (
+    Row("OC-SVM", "ocsvm", 0.7954),
+    Row("DSEBM", "dsebm", 0.7399),
+    Row("DAGMM", DAGMM, 0.9369),
+    Row("DCN (DAGMM paper)", "dcn", 0.7695),
+    Row("AE", "ae", 0.9342),
+    Row("MemAE-nonSpar", "memae-nonspar", 0.9355),
+    Row("MemAE", "memae", 0.9641),
+    Row("untrained MemAE net", "memae:epochs=0", None),
+)
+TABLE3_COLUMNS = (("npz", "paper"), ("raw", "paper"), ("npz", "code"), ("raw", "code"))
+TABLE4 = (
+    Row("AE", "ae", 0.9170),
+    Row("AE-l1", "ae-l1", 0.9286),
+    Row("MemAE-nonSpar", "memae-nonspar", 0.9293),
+    Row("MemAE w/o shrinkage", "memae-noshrink", 0.9324),
+    Row("MemAE w/o entropy loss", "memae-noentropy", 0.9372),
+    Row("MemAE", "memae", 0.9410),
+)
+
+
+def read(path: Path) -> list[dict[str, str]]:
+    if not path.exists():
+        return []
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def cell(values: list[float], wanted: int, unit: str) -> str:
+    """mean ± std, with the count when it is short of ``wanted``; a dash when empty."""
+    if not values:
+        return "-"
+    text = mean_std(values)
+    return text if len(values) >= wanted else f"{text} ({len(values)} of {wanted} {unit})"
+
+
+def _paper(value: float | None) -> str:
+    return "" if value is None else f"{value:.4f}"
+
+
+def _markdown(head: Iterable[str], lines: Iterable[Iterable[str]]) -> str:
+    head = list(head)
+    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    return "\n".join(out + ["| " + " | ".join(line) + " |" for line in lines])
+
+
+def table1(results: Path) -> str:
+    rows = [
+        r
+        for r in read(results / "mnist_paper" / "results.csv")
+        if r["dataset"] == "mnist" and r["protocol"] == "paper"
+    ]
+    lines = []
+    for row in TABLE1:
+        means = seed_means(
+            [r for r in rows if r["model"] == row.model], [str(c) for c in range(10)]
+        )
+        lines.append(
+            [
+                row.name,
+                cell(list(means.values()), SEEDS, "seeds"),
+                _paper(row.paper),
+                f"`{row.model}`",
+            ]
+        )
+    return _markdown(["Table 1: MNIST", "mean AUC", "paper", "bench model"], lines)
+
+
+def table3(results: Path) -> str:
+    rows = read(results / "kdd" / "results.csv") + read(results / "kdd_code" / "results.csv")
+    lines = []
+    for row in TABLE3:
+        cells = []
+        for source, protocol in TABLE3_COLUMNS:
+            f1 = [
+                float(r["f1"])
+                for r in rows
+                if (r["model"], r["source"], r.get("protocol") or "paper")
+                == (row.model, source, protocol)
+            ]
+            cells.append(cell(f1, RUNS, "runs"))
+        lines.append([row.name, *cells, _paper(row.paper), f"`{row.model}`"])
+    head = [f"{source}, {protocol} protocol" for source, protocol in TABLE3_COLUMNS]
+    return _markdown(["Table 3: KDDCUP99, F1", *head, "paper", "bench model"], lines)
+
+
+def table4(results: Path) -> str:
+    rows = [
+        r
+        for r in read(results / "ped2_table4" / "results.csv")
+        if r["dataset"] == "ped2" and r["config"] == "cpu"
+    ]
+    lines = []
+    for row in TABLE4:
+        mine = [r for r in rows if r["model"] == row.model]
+        cells = [
+            cell([float(r[k]) for r in mine], SEEDS, "seeds") for k in ("micro_auc", "macro_auc")
+        ]
+        lines.append([row.name, *cells, _paper(row.paper), f"`{row.model}`"])
+    head = ["Table 4: Ped2 (`cpu` config)", "micro AUC", "macro AUC", "paper (micro)"]
+    return _markdown([*head, "bench model"], lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("results", type=Path, nargs="?", default=Path("benchmarks/results"))
+    parser.add_argument("--out", type=Path, help="also write the tables to this file")
+    args = parser.parse_args()
+    text = "\n\n".join(t(args.results) for t in (table1, table3, table4)) + "\n"
+    print(text, end="")
+    if args.out:
+        args.out.write_text(text, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
