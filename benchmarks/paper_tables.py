@@ -24,6 +24,8 @@ from memae.bench.results import mean_std, seed_means
 # the headline training and score of Table 1's AE and MemAE (RESULTS "MNIST one-class")
 HEADLINE = "lr_schedule=cosine:epochs=200:error_sigma=1:error_top=0.05:channels_last=1"
 DAGMM = "dagmm:hidden=[60,30,10,1]"
+# DAGMM's own schedule, chosen on exploratory splits (RESULTS "A DAGMM schedule of its own")
+DAGMM_OWN = f"{DAGMM}:epochs=10:lr=0.0001:validation_fraction=0"
 SEEDS, RUNS = 3, 20
 
 
@@ -52,7 +54,8 @@ TABLE1 = (
 TABLE3 = (
     Row("OC-SVM", "ocsvm", 0.7954),
     Row("DSEBM", "dsebm", 0.7399),
-    Row("DAGMM", DAGMM, 0.9369),
+    Row("DAGMM", DAGMM_OWN, 0.9369),
+    Row("DAGMM, the shared 3-epoch training", DAGMM, None),
     Row("DCN (DAGMM paper)", "dcn", 0.7695),
     Row("AE", "ae", 0.9342),
     Row("MemAE-nonSpar", "memae-nonspar", 0.9355),
