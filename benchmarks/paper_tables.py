@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,69 +87,54 @@ def cell(values: list[float], wanted: int, unit: str) -> str:
     return text if len(values) >= wanted else f"{text} ({len(values)} of {wanted} {unit})"
 
 
-def _paper(value: float | None) -> str:
-    return "" if value is None else f"{value:.4f}"
+def _line(row: Row, cells: list[str]) -> list[str]:
+    """A table line: the paper's name, our cells, the paper's figure, our bench spec."""
+    return [row.name, *cells, "" if row.paper is None else f"{row.paper:.4f}", f"`{row.model}`"]
 
 
-def _markdown(head: Iterable[str], lines: Iterable[Iterable[str]]) -> str:
-    head = list(head)
+def _markdown(head: list[str], lines: list[list[str]]) -> str:
     out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     return "\n".join(out + ["| " + " | ".join(line) + " |" for line in lines])
 
 
+def _rows(path: Path, **match: str) -> list[dict[str, str]]:
+    """The rows of a results table whose columns hold ``match`` (a missing column: "paper",
+    the protocol of tables written before the column existed)."""
+    return [r for r in read(path) if all((r.get(k) or "paper") == v for k, v in match.items())]
+
+
 def table1(results: Path) -> str:
-    rows = [
-        r
-        for r in read(results / "mnist_paper" / "results.csv")
-        if r["dataset"] == "mnist" and r["protocol"] == "paper"
-    ]
+    rows = _rows(results / "mnist_paper" / "results.csv", dataset="mnist", protocol="paper")
+    classes = [str(c) for c in range(10)]
     lines = []
     for row in TABLE1:
-        means = seed_means(
-            [r for r in rows if r["model"] == row.model], [str(c) for c in range(10)]
-        )
-        lines.append(
-            [
-                row.name,
-                cell(list(means.values()), SEEDS, "seeds"),
-                _paper(row.paper),
-                f"`{row.model}`",
-            ]
-        )
+        means = seed_means([r for r in rows if r["model"] == row.model], classes)
+        lines.append(_line(row, [cell(list(means.values()), SEEDS, "seeds")]))
     return _markdown(["Table 1: MNIST", "mean AUC", "paper", "bench model"], lines)
 
 
 def table3(results: Path) -> str:
-    rows = read(results / "kdd" / "results.csv") + read(results / "kdd_code" / "results.csv")
+    tables = (results / "kdd" / "results.csv", results / "kdd_code" / "results.csv")
     lines = []
     for row in TABLE3:
         cells = []
         for source, protocol in TABLE3_COLUMNS:
-            f1 = [
-                float(r["f1"])
-                for r in rows
-                if (r["model"], r["source"], r.get("protocol") or "paper")
-                == (row.model, source, protocol)
-            ]
-            cells.append(cell(f1, RUNS, "runs"))
-        lines.append([row.name, *cells, _paper(row.paper), f"`{row.model}`"])
+            mine = [_rows(t, model=row.model, source=source, protocol=protocol) for t in tables]
+            cells.append(cell([float(r["f1"]) for t in mine for r in t], RUNS, "runs"))
+        lines.append(_line(row, cells))
     head = [f"{source}, {protocol} protocol" for source, protocol in TABLE3_COLUMNS]
     return _markdown(["Table 3: KDDCUP99, F1", *head, "paper", "bench model"], lines)
 
 
 def table4(results: Path) -> str:
-    rows = [
-        r
-        for r in read(results / "ped2_table4" / "results.csv")
-        if r["dataset"] == "ped2" and r["config"] == "cpu"
-    ]
+    rows = _rows(results / "ped2_table4" / "results.csv", dataset="ped2", config="cpu")
     lines = []
     for row in TABLE4:
         mine = [r for r in rows if r["model"] == row.model]
         cells = [
             cell([float(r[k]) for r in mine], SEEDS, "seeds") for k in ("micro_auc", "macro_auc")
         ]
-        lines.append([row.name, *cells, _paper(row.paper), f"`{row.model}`"])
+        lines.append(_line(row, cells))
     head = ["Table 4: Ped2 (`cpu` config)", "micro AUC", "macro AUC", "paper (micro)"]
     return _markdown([*head, "bench model"], lines)
 
