@@ -14,11 +14,13 @@ runs says how many it has. Figure 7 is `benchmarks/memory_size.py`.
 from __future__ import annotations
 
 import argparse
-import csv
 from dataclasses import dataclass
 from pathlib import Path
 
-from memae.bench.results import mean_std, seed_means
+from memae.bench import image, video
+from memae.bench.results import ResultsTable, mean_std, seed_means
+from memae.bench.tabular import kdd_table
+from memae.errors import InputError
 
 # the headline training and score of Table 1's AE and MemAE (RESULTS "MNIST one-class")
 HEADLINE = "lr_schedule=cosine:epochs=200:error_sigma=1:error_top=0.05:channels_last=1"
@@ -72,13 +74,6 @@ TABLE4 = (
 )
 
 
-def read(path: Path) -> list[dict[str, str]]:
-    if not path.exists():
-        return []
-    with open(path, newline="", encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))
-
-
 def cell(values: list[float], wanted: int, unit: str) -> str:
     """mean ± std, with the count when it is short of ``wanted``; a dash when empty."""
     if not values:
@@ -97,14 +92,9 @@ def _markdown(head: list[str], lines: list[list[str]]) -> str:
     return "\n".join(out + ["| " + " | ".join(line) + " |" for line in lines])
 
 
-def _rows(path: Path, **match: str) -> list[dict[str, str]]:
-    """The rows of a results table whose columns hold ``match`` (a missing column: "paper",
-    the protocol of tables written before the column existed)."""
-    return [r for r in read(path) if all((r.get(k) or "paper") == v for k, v in match.items())]
-
-
 def table1(results: Path) -> str:
-    rows = _rows(results / "mnist_paper" / "results.csv", dataset="mnist", protocol="paper")
+    table = ResultsTable(results / "mnist_paper" / "results.csv", image.KEY)
+    rows = table.select(dataset="mnist", protocol="paper")
     classes = [str(c) for c in range(10)]
     lines = []
     for row in TABLE1:
@@ -114,12 +104,12 @@ def table1(results: Path) -> str:
 
 
 def table3(results: Path) -> str:
-    tables = (results / "kdd" / "results.csv", results / "kdd_code" / "results.csv")
+    tables = [kdd_table(results / name / "results.csv") for name in ("kdd", "kdd_code")]
     lines = []
     for row in TABLE3:
         cells = []
         for source, protocol in TABLE3_COLUMNS:
-            mine = [_rows(t, model=row.model, source=source, protocol=protocol) for t in tables]
+            mine = [t.select(model=row.model, source=source, protocol=protocol) for t in tables]
             cells.append(cell([float(r["f1"]) for t in mine for r in t], RUNS, "runs"))
         lines.append(_line(row, cells))
     head = [f"{source}, {protocol} protocol" for source, protocol in TABLE3_COLUMNS]
@@ -127,7 +117,8 @@ def table3(results: Path) -> str:
 
 
 def table4(results: Path) -> str:
-    rows = _rows(results / "ped2_table4" / "results.csv", dataset="ped2", config="cpu")
+    table = ResultsTable(results / "ped2_table4" / "results.csv", video.KEY)
+    rows = table.select(dataset="ped2", config="cpu")
     lines = []
     for row in TABLE4:
         mine = [r for r in rows if r["model"] == row.model]
@@ -144,7 +135,10 @@ def main() -> None:
     parser.add_argument("results", type=Path, nargs="?", default=Path("benchmarks/results"))
     parser.add_argument("--out", type=Path, help="also write the tables to this file")
     args = parser.parse_args()
-    text = "\n\n".join(t(args.results) for t in (table1, table3, table4)) + "\n"
+    try:
+        text = "\n\n".join(t(args.results) for t in (table1, table3, table4)) + "\n"
+    except InputError as exc:  # an unreadable or foreign results table
+        raise SystemExit(f"paper_tables: {exc}") from None
     print(text, end="")
     if args.out:
         args.out.write_text(text, encoding="utf-8")

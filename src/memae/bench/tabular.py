@@ -123,12 +123,17 @@ def run(bench: TabularBench) -> ResultsTable:
     return _run_kdd(bench) if bench.dataset else _run_odds(bench)
 
 
-def _run_kdd(bench: TabularBench) -> ResultsTable:
-    table = ResultsTable(
-        bench.out / "results.csv",
+def kdd_table(path: Path) -> ResultsTable:
+    """The KDDCUP99 bench's resumable results table at ``path`` (one row per model and run)."""
+    return ResultsTable(
+        path,
         ("dataset", "protocol", "source", "model", "run"),
         defaults={"protocol": "paper"},  # tables written before the column existed
     )
+
+
+def _run_kdd(bench: TabularBench) -> ResultsTable:
+    table = kdd_table(bench.out / "results.csv")
     models, training = bench.model_list(), bench.training(KDD_TRAINING)
     cache: dict[str, LabelledTable] = {}
 

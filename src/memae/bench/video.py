@@ -70,6 +70,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "cpu-small": {**_CPU, "size": (64, 64), "train_stride": 4, "epochs": 30},
 }
 PIXEL_SIZE = 64  # pixel AUROC is computed on maps and masks brought to at most 64x64
+KEY = ("dataset", "config", "model", "seed")  # what identifies a row of the results table
 
 
 @dataclass
@@ -184,7 +185,7 @@ def run(bench: VideoBench) -> ResultsTable:
     if not data.test or any(v.labels is None for v in data.test):
         raise InputError(f"{bench.data_dir}: the test videos need frame labels")
     bench.out.mkdir(parents=True, exist_ok=True)
-    table = ResultsTable(bench.out / "results.csv", ("dataset", "config", "model", "seed"))
+    table = ResultsTable(bench.out / "results.csv", KEY)
     train = ClipDataset([v.frames for v in data.train], cfg["clip_len"], cfg["train_stride"])
     labels = [v.labels for v in data.test]
     score = partial(score_test_videos, cfg["clip_len"], cfg["test_stride"])
