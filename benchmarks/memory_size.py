@@ -12,7 +12,6 @@ OUT/figure7.png.
 from __future__ import annotations
 
 import argparse
-import csv
 import re
 import statistics
 from pathlib import Path
@@ -22,6 +21,10 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from csvout import write_rows  # noqa: E402
+
+from memae.bench import video  # noqa: E402
+from memae.bench.results import ResultsTable  # noqa: E402
+from memae.errors import InputError  # noqa: E402
 
 CONFIG_SLOTS = 500  # the `cpu` config's N: the plain `memae` rows
 
@@ -35,14 +38,13 @@ def slots(model: str) -> int | None:
 
 
 def points(tables: list[Path]) -> dict[int, list[float]]:
-    """N -> the micro AUC of each seed (a seed counted once)."""
+    """N -> the micro AUC of each seed (a seed counted once), from Ped2 `cpu` rows only."""
     by_n: dict[int, dict[str, float]] = {}
-    for table in tables:
-        with open(table, newline="") as fh:
-            for row in csv.DictReader(fh):
-                n = slots(row["model"])
-                if n is not None:
-                    by_n.setdefault(n, {})[row["seed"]] = float(row["micro_auc"])
+    for path in tables:
+        for row in ResultsTable(path, video.KEY).select(dataset="ped2", config="cpu"):
+            n = slots(row["model"])
+            if n is not None:
+                by_n.setdefault(n, {})[row["seed"]] = float(row["micro_auc"])
     return {n: list(seeds.values()) for n, seeds in sorted(by_n.items())}
 
 
@@ -51,7 +53,10 @@ def main() -> None:
     parser.add_argument("tables", type=Path, nargs="+")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
-    data = points(args.tables)
+    try:
+        data = points(args.tables)
+    except InputError as exc:  # an unreadable or foreign results table
+        raise SystemExit(f"memory_size: {exc}") from None
     if not data:
         raise SystemExit("no memae rows in these tables yet")
     rows = [
