@@ -26,7 +26,7 @@ from memae.bench import video  # noqa: E402
 from memae.bench.results import ResultsTable  # noqa: E402
 from memae.errors import InputError  # noqa: E402
 
-CONFIG_SLOTS = 500  # the `cpu` config's N: the plain `memae` rows
+CONFIG_SLOTS: int = video.CONFIGS["cpu"]["mem_slots"]  # N of the plain `memae` rows
 
 
 def slots(model: str) -> int | None:
