@@ -89,8 +89,11 @@ def test_two_ranks_fit_what_one_process_fits_through_the_api(table: Path, tmp_pa
     script.write_text(
         textwrap.dedent(
             f"""
-            import sys, numpy as np, torch.distributed as dist
+            import atexit, os, sys, numpy as np, torch.distributed as dist
             from memae import MemAEDetector
+            # runs after memae's own exit handler: is the process group still up at exit?
+            atexit.register(lambda: open(sys.argv[1] + "exit.rank" + os.environ["RANK"], "w")
+                            .write(str(dist.is_initialized())))
             for name, params in {FITS!r}.items():
                 det = MemAEDetector(**params).fit(np.load({str(table)!r}))
                 det.save(sys.argv[1] + name)  # rank 0 writes it
@@ -123,6 +126,9 @@ def test_two_ranks_fit_what_one_process_fits_through_the_api(table: Path, tmp_pa
     np.testing.assert_array_equal(np.load(f"{out}conv.rank0.npy"), np.load(f"{out}conv.rank1.npy"))
     reseeded = [np.load(f"{out}reseed.rank{r}.npy") for r in (0, 1)]
     np.testing.assert_array_equal(*reseeded)
+    # memae joined the group, so memae ends it before the interpreter's teardown (or gloo's
+    # threads can abort the process: "terminate called without an active exception")
+    assert [Path(f"{out}exit.rank{r}").read_text() for r in (0, 1)] == ["False", "False"]
 
 
 def test_torchrun_memae_train_writes_one_model_like_plain_memae_train(table: Path, tmp_path):

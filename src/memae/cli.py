@@ -824,7 +824,6 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         args.func(args)
-        distributed.leave()
     except KeyboardInterrupt:
         print("memae: interrupted", file=sys.stderr)
         return 130

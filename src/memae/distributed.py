@@ -11,6 +11,7 @@ gathered over the ranks, so every rank ends with the same fitted detector; rank 
 
 from __future__ import annotations
 
+import atexit
 import os
 from dataclasses import dataclass
 from datetime import timedelta
@@ -79,7 +80,8 @@ def current() -> World:
 
 def join(device: torch.device) -> World:
     """Join torchrun's process group when this process was started by it (nccl on CUDA, gloo on
-    CPU; ``MEMAE_DIST_TIMEOUT`` seconds for a rank that does not answer), once per process."""
+    CPU; ``MEMAE_DIST_TIMEOUT`` seconds for a rank that does not answer), once per process; the
+    group ends when the process exits."""
     if not launched() or (dist.is_available() and dist.is_initialized()):
         return current()
     if not dist.is_available():
@@ -89,6 +91,9 @@ def join(device: torch.device) -> World:
         torch.cuda.set_device(device)
     timeout = timedelta(seconds=float(os.environ.get(TIMEOUT_ENV, DEFAULT_TIMEOUT)))
     dist.init_process_group(backend, timeout=timeout)
+    # ended while the interpreter is whole: a group left to its teardown can abort the process
+    # from gloo's threads ("terminate called without an active exception", pytorch#190489)
+    atexit.register(leave)
     return current()
 
 
@@ -119,7 +124,7 @@ def local_device(device: torch.device) -> torch.device:
 
 
 def leave() -> None:
-    """End the process group (the CLI, before it exits)."""
+    """End the process group, if there is one (at exit, registered by ``join``)."""
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
 
