@@ -143,6 +143,16 @@ def test_sigint_stops_at_a_batch_says_how_to_resume_and_keeps_the_old_model(tabl
     assert MemAEDetector.load(tmp_path / "m").history_.best_epoch >= 0
 
 
+def test_keeping_a_training_state_changes_no_figure(tmp_path):
+    """Saving the state after every epoch only reads the RNGs: the fit is the one without."""
+    X = np.random.default_rng(0).normal(size=(80, 5))
+    plain = MemAEDetector(epochs=3, random_state=0).fit(X)
+    kept = MemAEDetector(epochs=3, random_state=0).fit(X, state_dir=tmp_path / "s")
+    np.testing.assert_array_equal(kept.decision_function(X), plain.decision_function(X))
+    assert kept.history_.train_loss == plain.history_.train_loss
+    assert (kept.history_.resumed_epochs, plain.history_.resumed_epochs) == (0, 0)
+
+
 def test_resume_refuses_a_state_of_another_run(tmp_path, monkeypatch):
     X = np.random.default_rng(0).normal(size=(60, 3))
     with pytest.raises(CheckpointError, match="no training state"):

@@ -1,4 +1,7 @@
 import gzip
+import os
+import subprocess
+import sys
 
 import h5py
 import numpy as np
@@ -9,9 +12,10 @@ import torch
 from memae import InputError, MemAEDetector
 from memae.bench.baselines import pyod_available
 from memae.bench.common import make_detector
-from memae.bench.tabular import TabularBench, run
+from memae.bench.tabular import TabularBench, kdd_table, run
 from memae.data.protocols import inlier_split, kdd_split
 from memae.data.tabular import read_kddcup_npz, read_kddcup_raw, read_odds
+from memae.fitting import KILL_AT
 from memae.metrics import top_fraction_threshold
 
 
@@ -136,6 +140,42 @@ def test_bench_kdd_end_to_end_and_resume(tmp_path):
     before = (tmp_path / "out" / "results.csv").read_text()
     run(bench)
     assert (tmp_path / "out" / "results.csv").read_text() == before
+
+
+def test_a_killed_bench_resumes_its_fit_to_the_row_of_an_uninterrupted_one(tmp_path):
+    folder = write_kdd(tmp_path / "kdd")
+
+    def bench(out, *extra, kill_at=None):
+        env = {k: v for k, v in os.environ.items() if k != KILL_AT} | {"OMP_NUM_THREADS": "1"}
+        if kill_at:
+            env[KILL_AT] = kill_at
+        argv = [sys.executable, "-m", "memae.cli", "bench", "tabular", "--dataset", "kddcup99"]
+        argv += ["--data-dir", str(folder), "--out", str(out), "--models", "memae", "--runs"]
+        argv += ["1", "--sources", "npz", "--batch-size", "32", "--epochs", "4", *extra]
+        return subprocess.run(argv, env=env, capture_output=True, text=True)
+
+    def row(out):
+        return kdd_table(out / "results.csv").rows[0]
+
+    assert bench(tmp_path / "whole").returncode == 0
+    out = tmp_path / "out"
+    killed = bench(out, kill_at="epoch 3 batch 2")  # SIGKILL inside the third epoch
+    assert killed.returncode == -9 and not (out / "results.csv").exists()
+    assert len(list((out / "state").iterdir())) == 1  # the fit's state after two epochs
+    resumed = bench(out)
+    assert resumed.returncode == 0, resumed.stderr
+    whole, again = row(tmp_path / "whole"), row(out)
+    assert (whole["resumed_epochs"], again["resumed_epochs"]) == ("0", "2")
+    for k in ("precision", "recall", "f1", "auc", "best_epoch"):
+        assert again[k] == whole[k], k
+    assert not any((out / "state").iterdir())  # removed once the fit completed
+
+    # the state of other settings is of no use to a fit: it starts over, and says so
+    other = tmp_path / "other"
+    assert bench(other, kill_at="epoch 3 batch 2").returncode == -9
+    fresh = bench(other, "--lr", "0.01")
+    assert fresh.returncode == 0, fresh.stderr
+    assert "starting it over" in fresh.stderr and row(other)["resumed_epochs"] == "0"
 
 
 def test_bench_kdd_code_protocol_thresholds_over_training_and_test_scores(tmp_path):

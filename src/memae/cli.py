@@ -701,7 +701,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="one-class image table (MemAE Table 1), MVTec AD",
         description="Per class and seed: train each model on the normal class "
         "and write OUT/results.csv, OUT/results.md and OUT/figures/. Rerunning "
-        "skips rows already in results.csv.",
+        "skips rows already in results.csv and resumes a fit in progress (OUT/state).",
     )
     p.add_argument(
         "--dataset",
@@ -748,7 +748,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="KDDCUP99 (MemAE Table 3) or the ODDS suite",
         description="KDDCUP99 with the DAGMM protocol (--dataset kddcup99) or "
         "every ODDS .mat file of a folder (--suite odds). Rerunning skips rows "
-        "already in OUT/results.csv.",
+        "already in OUT/results.csv and resumes a fit in progress (OUT/state).",
     )
     what = p.add_mutually_exclusive_group(required=True)
     what.add_argument("--dataset", choices=["kddcup99"])
@@ -785,7 +785,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="frame-level AUC on surveillance video (MemAE Table 2)",
         description="Train on clips of the training videos, score every test frame, report "
         "micro / macro frame AUC and pixel AUROC. Layouts: training/frames + testing/frames "
-        "(Ped2, Avenue, ShanghaiTech), or UCSD's Train/Test.",
+        "(Ped2, Avenue, ShanghaiTech), or UCSD's Train/Test. Rerunning skips rows already "
+        "in OUT/results.csv and resumes a fit in progress (OUT/state).",
     )
     p.add_argument("--dataset", default="ped2", help="a name for the table (default ped2)")
     p.add_argument("--data-dir", required=True, metavar="DIR")

@@ -45,6 +45,7 @@ class TrainHistory:
     train_loss: list[float] = field(default_factory=list)  # reconstruction + auxiliary
     val_loss: list[float] = field(default_factory=list)  # reconstruction only
     best_epoch: int = -1
+    resumed_epochs: int = 0  # epochs that came from a resumed training state, not this run
 
     @property
     def best_val_loss(self) -> float:

@@ -96,8 +96,9 @@ class TrainState:
                 schedule.load_state_dict(config["schedule"])
             torch.set_rng_state(tensors["rng.torch"])
             self.generator.set_state(tensors["rng.shuffle"])
+            losses = list(config["train_loss"])
             history = TrainHistory(
-                list(config["train_loss"]), list(config["val_loss"]), int(config["best_epoch"])
+                losses, list(config["val_loss"]), int(config["best_epoch"]), len(losses)
             )
         except (KeyError, TypeError, ValueError, RuntimeError) as exc:
             raise CheckpointError(f"{self.path} is inconsistent: {exc}") from None

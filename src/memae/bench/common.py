@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import json
+import logging
 import multiprocessing
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
 import torch
 
 from ..detector import MemAEDetector
-from ..errors import InputError
+from ..errors import CheckpointError, InputError
 from ..models import VARIANTS
 from ..params import BY_NAME
 from .baselines import BASELINES, PYOD_REFERENCES, PyODReference
+
+log = logging.getLogger(__name__)
 
 
 def parse_model(spec: str) -> tuple[str, dict[str, Any]]:
@@ -104,15 +108,18 @@ def fit_and_score(
     train: Any,
     test: Any,
     score: Callable[[Any, Any], Any] | None = None,
+    state_dir: Path | None = None,
 ) -> tuple[Any, Any, dict[str, Any]]:
     """Fit a fresh detector for ``spec`` on ``train`` and score ``test`` (by ``score(det,
-    test)`` where given, ``decision_function`` otherwise).
+    test)`` where given, ``decision_function`` otherwise). ``state_dir``: a deep model keeps
+    its training state there after every epoch and continues one it finds (a killed bench
+    loses at most an epoch of the fit; ``resumed_epochs`` says how many epochs ``fit_s`` lacks).
 
     -> (detector, scores, row fields: fit_s, score_s and, for deep models, epochs, lr, best
-    epoch and memory usage)."""
+    epoch, resumed epochs and memory usage)."""
     det = make_detector(spec, seed, training, device)
     start = time.perf_counter()
-    det.fit(train)
+    _fit(det, train, state_dir)
     fit_s = time.perf_counter() - start
     if score is not None:
         scores = score(det, test)
@@ -124,6 +131,7 @@ def fit_and_score(
             "epochs": det.schedule_.epochs,
             "lr": det.schedule_.lr,
             "best_epoch": det.history_.best_epoch + 1,
+            "resumed_epochs": det.history_.resumed_epochs,
         }
         if det.memory_usage_:
             info |= {
@@ -132,6 +140,17 @@ def fit_and_score(
                 "effective_slots": det.memory_usage_["effective_slots"],
             }
     return det, scores, info
+
+
+def _fit(det: Any, train: Any, state_dir: Path | None) -> None:
+    if state_dir is None or not isinstance(det, MemAEDetector):
+        det.fit(train)
+        return
+    try:
+        det.fit(train, state_dir=state_dir, resume=state_dir.exists())
+    except CheckpointError as exc:  # the state of other settings or code: of no use to this fit
+        log.warning("cannot resume the fit in %s (%s): starting it over", state_dir, exc)
+        det.fit(train, state_dir=state_dir)
 
 
 Fitted = tuple[Any, np.ndarray, dict[str, Any]]  # what fit_and_score returns

@@ -1,18 +1,20 @@
 """The one loop every bench runs: for each job whose key is not in the results table yet, fit a
 fresh detector for its model spec on its training data and score its test data (in worker
 processes when asked), turn that into the row's fields, and add the row (the table is written
-after each row, so a rerun resumes)."""
+after each row, so a rerun resumes; a deep model's fit keeps its training state in ``state/``
+beside the table until it completes, so a rerun also resumes the fit a killed run was in)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from tqdm.auto import tqdm
 
 from .. import distributed
-from .common import fit_many
+from .common import fit_many, slug
 from .results import ResultsTable
 
 Scorer = Callable[[Any, Any], Any]  # (fitted detector, test data) -> scores, or what a bench needs
@@ -63,7 +65,7 @@ def run_jobs(
                 bar.update()
                 continue
             bar.set_postfix_str(" ".join(str(v) for v in job.key.values()))
-            yield job, job.args()
+            yield job, (*job.args(), state_dir(table, job.key))
 
     try:
         for job, (det, scores, info) in fit_many(pending(), workers):
@@ -73,3 +75,8 @@ def run_jobs(
                 after(job)
     finally:
         bar.close()
+
+
+def state_dir(table: ResultsTable, key: dict[str, Any]) -> Path:
+    """Where the fit of the row ``key`` keeps its training state until the row is in ``table``."""
+    return table.path.parent / "state" / slug("_".join(str(v) for v in key.values()))
