@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from memae import CheckpointError, MemAEDetector
+from memae import CheckpointError, InputError, MemAEDetector
 from memae.fitting import KILL_AT
 
 
@@ -43,9 +43,11 @@ def test_a_train_killed_at_any_save_step_leaves_the_old_model_or_the_new(table, 
     config = json.loads((folder / "config.json").read_text())
     if expected_seed == 0:
         assert config == old
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["m", "train.csv"]  # nothing stale
+    # nothing stale; the training state stays until the model is saved, for --resume
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m", "m.train-state", "train.csv"]
     assert train(table, folder, seed=2).returncode == 0  # and the next save works
     assert MemAEDetector.load(folder).seed_ == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m", "train.csv"]
 
 
 def test_a_flipped_byte_or_a_bad_value_is_refused(table, tmp_path):
@@ -143,14 +145,48 @@ def test_sigint_stops_at_a_batch_says_how_to_resume_and_keeps_the_old_model(tabl
     assert MemAEDetector.load(tmp_path / "m").history_.best_epoch >= 0
 
 
-def test_keeping_a_training_state_changes_no_figure(tmp_path):
-    """Saving the state after every epoch only reads the RNGs: the fit is the one without."""
+def test_keeping_a_training_state_changes_no_figure_and_costs_at_most_a_share(
+    tmp_path, monkeypatch
+):
+    """Saving the state only reads the RNGs, so the fit is the one without; a tiny fit saves
+    only as often as keeps the saves under SAVE_SHARE of its time, a slow one every epoch."""
+    from memae import checkpoint, trainstate
+
+    writes = []
+    write = checkpoint.write
+    monkeypatch.setattr(checkpoint, "write", lambda *a, **k: writes.append(1) or write(*a, **k))
     X = np.random.default_rng(0).normal(size=(80, 5))
-    plain = MemAEDetector(epochs=3, random_state=0).fit(X)
-    kept = MemAEDetector(epochs=3, random_state=0).fit(X, state_dir=tmp_path / "s")
+    plain = MemAEDetector(epochs=30, random_state=0).fit(X)
+    kept = MemAEDetector(epochs=30, random_state=0).fit(X, state_dir=tmp_path / "s")
     np.testing.assert_array_equal(kept.decision_function(X), plain.decision_function(X))
     assert kept.history_.train_loss == plain.history_.train_loss
     assert (kept.history_.resumed_epochs, plain.history_.resumed_epochs) == (0, 0)
+    assert 1 <= len(writes) < 30 and not (tmp_path / "s").exists()
+    writes.clear()
+    monkeypatch.setattr(trainstate, "SAVE_SHARE", 1e12)  # as if every epoch were slow
+    MemAEDetector(epochs=30, random_state=0).fit(X, state_dir=tmp_path / "s")
+    assert len(writes) == 30
+
+
+def test_a_kept_state_resumes_even_from_a_save_killed_between_its_renames(tmp_path, monkeypatch):
+    """keep_state leaves the state of a finished fit; resume='auto' continues it (a finished
+    one: every epoch resumed, the same detector), after putting back a half-swapped save."""
+    from memae import checkpoint, trainstate
+
+    monkeypatch.setattr(trainstate, "SAVE_SHARE", 1e12)  # every epoch saved, as for slow ones
+
+    X = np.random.default_rng(0).normal(size=(80, 5))
+    state = tmp_path / "s"
+    first = MemAEDetector(epochs=3, random_state=0).fit(X, state_dir=state, keep_state=True)
+    assert state.is_dir() and first.history_.resumed_epochs == 0
+    state.rename(checkpoint._backup(state))  # a kill between the two renames of a save
+    again = MemAEDetector(epochs=3, random_state=0).fit(X, state_dir=state, resume="auto")
+    assert again.history_.resumed_epochs == 3 and not state.exists()
+    np.testing.assert_array_equal(again.decision_function(X), first.decision_function(X))
+    fresh = MemAEDetector(epochs=3, random_state=0).fit(X, state_dir=state, resume="auto")
+    assert fresh.history_.resumed_epochs == 0  # nothing there: starts afresh
+    with pytest.raises(InputError, match="resume must be"):
+        MemAEDetector(epochs=3).fit(X, state_dir=state, resume="yes")
 
 
 def test_resume_refuses_a_state_of_another_run(tmp_path, monkeypatch):

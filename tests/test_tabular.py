@@ -165,17 +165,18 @@ def test_a_killed_bench_resumes_its_fit_to_the_row_of_an_uninterrupted_one(tmp_p
     resumed = bench(out)
     assert resumed.returncode == 0, resumed.stderr
     whole, again = row(tmp_path / "whole"), row(out)
-    assert (whole["resumed_epochs"], again["resumed_epochs"]) == ("0", "2")
-    for k in ("precision", "recall", "f1", "auc", "best_epoch"):
-        assert again[k] == whole[k], k
-    assert not any((out / "state").iterdir())  # removed once the fit completed
+    # epoch 1's state at least (a tiny fit saves only as often as costs ~1% of its time)
+    assert whole["resumed_epochs"] == "0" and again["resumed_epochs"] in ("1", "2")
+    for k in ("best_val_loss", "precision", "recall", "f1", "auc", "best_epoch"):
+        assert again[k] == whole[k], k  # best_val_loss: the training, to 6 digits
+    assert not any((out / "state").iterdir())  # removed once the row is in
 
     # the state of other settings is of no use to a fit: it starts over, and says so
     other = tmp_path / "other"
     assert bench(other, kill_at="epoch 3 batch 2").returncode == -9
     fresh = bench(other, "--lr", "0.01")
     assert fresh.returncode == 0, fresh.stderr
-    assert "starting it over" in fresh.stderr and row(other)["resumed_epochs"] == "0"
+    assert "starting the fit over" in fresh.stderr and row(other)["resumed_epochs"] == "0"
 
 
 def test_bench_kdd_code_protocol_thresholds_over_training_and_test_scores(tmp_path):

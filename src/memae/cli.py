@@ -22,10 +22,10 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__, distributed
+from . import __version__, distributed, trainstate
 from .data.readers import Loaded, TableLayout, read_data, read_labels
 from .detector import MemAEDetector
-from .errors import InputError, MemAEError
+from .errors import CheckpointError, InputError, MemAEError
 from .fitting import TrainingStopped, request_stop
 from .io import atomic_write_text, staged_outputs
 from .metrics import (
@@ -199,10 +199,14 @@ def cmd_train(args: argparse.Namespace) -> None:
     det = MemAEDetector(**params, verbose=0 if args.quiet else 1)
     state = train_state_dir(out)
     with _stop_on_signals(state):
-        det.fit(X, state_dir=state, resume=args.resume)
+        try:
+            det.fit(X, state_dir=state, resume=args.resume, keep_state=True)
+        except CheckpointError as exc:
+            raise CheckpointError(f"{exc}; train without --resume to start over") from None
     det.save(out)  # written by rank 0 of a torchrun job
     if not distributed.current().main:
         return
+    trainstate.remove(state)  # the model is saved: the state has done its work
     if args.one_hot and data.encoding is not None:
         atomic_write_text(out / TABLE_ENCODING, json.dumps(data.encoding, indent=1) + "\n")
     elif (out / TABLE_ENCODING).exists():

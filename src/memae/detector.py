@@ -13,7 +13,7 @@ import os
 from collections.abc import Iterator
 from numbers import Integral
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -21,7 +21,7 @@ from sklearn.base import BaseEstimator, OutlierMixin
 from sklearn.utils import check_random_state
 from torch import Tensor
 
-from . import checkpoint, distributed
+from . import checkpoint, distributed, trainstate
 from .distributed import World
 from .errors import InputError, NotFittedError
 from .fitting import (
@@ -168,18 +168,23 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
         y: Any = None,
         *,
         state_dir: str | os.PathLike | None = None,
-        resume: bool = False,
+        resume: bool | Literal["auto"] = False,
+        keep_state: bool = False,
     ) -> MemAEDetector:
         """Train on ``X`` (normal data; ``y`` is ignored): arrays (n, d), (n, c, h, w),
         (n, c, t, h, w), or a torch Dataset of such samples.
 
-        ``state_dir``: keep the training state there after every epoch (``memae.trainstate``),
-        removed once training completes; ``resume``: continue the state found there (the
-        same parameters and data), bit for bit as if never stopped.
+        ``state_dir``: keep the training state there after epochs (``memae.trainstate``),
+        removed once training completes unless ``keep_state`` (then the caller removes it
+        once what it fits for is saved); ``resume``: continue the state found there (the same
+        parameters and data), bit for bit as if never stopped; ``"auto"``: continue one if
+        there is one (rank 0 decides, under torchrun), start afresh otherwise.
 
         check -> split and seed -> build -> fit the network (``memae.fitting``) -> calibrate
         ARNet's views -> score the data -> threshold on the held-out scores."""
         self._check_params()
+        if resume not in (True, False, "auto"):
+            raise InputError(f"resume must be True, False or 'auto', not {resume!r}")
         data = Samples(X, "X", min_samples=2)
         self._check_data(data.shape)
         device = distributed.local_device(resolve_device(self.device))
@@ -220,10 +225,13 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
             schedule,
             self.run_,
         )
+        if resume == "auto":  # one decision for every rank: rank 0 writes the state
+            present = state_dir is not None and trainstate.present(state_dir)
+            resume = distributed.gather(world, present)[0]
         state = self._train_state(state_dir, resume, data, seed, schedule, generator)
         with torch_threads(threads):
             fitted = fit_network(net, data, train_idx, val_idx, cfg, generator, state)
-            if state is not None and world.main:
+            if state is not None and world.main and not keep_state:
                 state.remove()
             self.model_, self.scaler_, self.history_ = fitted.net, fitted.scaler, fitted.history
             self.input_shape_, self.seed_ = tuple(data.shape), seed

@@ -158,7 +158,8 @@ def train(
     ``torch.compile``, which shares the model's parameters, so ``model`` itself is what is
     trained and returned. ``precision``: ``bf16`` or ``fp16`` run the steps under autocast
     (fp16 with a gradient scaler); weights, optimiser and losses stay fp32. ``state``: the
-    training state is saved after every epoch (by rank 0), and a saved one is resumed.
+    training state is saved after epochs (by rank 0, as often as ``memae.trainstate`` says), and
+    a saved one is resumed.
     """
     step = _step_module(model, world, compile)
     trainable = [p for p in model.parameters() if p.requires_grad]

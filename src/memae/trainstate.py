@@ -1,13 +1,19 @@
-"""A run's training state, saved after every epoch so that a stopped or killed run resumes:
-the weights, Adam's moments, the lr schedule, the RNG states (torch's and the shuffling
+"""A run's training state, saved after epochs so that a stopped or killed run resumes: the
+weights, Adam's moments, the lr schedule, the RNG states (torch's and the shuffling
 generator's), the loss history and the best epoch's weights. A folder of safetensors + JSON
 written like a model folder (``memae.checkpoint.write``: whole or not at all); nothing is
-pickled. Resuming on the same machine and thread count continues the run bit for bit."""
+pickled. Resuming on the same machine and thread count continues the run bit for bit.
+
+It is saved after the first epoch, then after each epoch that ends at least 1 / ``SAVE_SHARE``
+times the last save's duration after that save: every epoch once epochs take longer than ~100
+saves (a fraction of a second for a small net), every few epochs for tiny fits, so keeping a
+state slows a fit by at most ~1%, and a killed tiny fit redoes at most that much training."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +25,13 @@ from .errors import CheckpointError
 from .fitting import TrainHistory
 
 FORMAT = "memae.train_state"
+SAVE_SHARE = 0.01  # the share of training time that saving the state may take
 
 
 class TrainState:
     """The ``StateStore`` of one run: ``path`` is the state folder; ``fingerprint`` what must
     match for a state to be resumed (the parameters, data size and schedule); ``resume``
-    whether to continue a state found there (otherwise an old state is replaced)."""
+    whether to continue the state there (otherwise an old state is replaced)."""
 
     def __init__(
         self,
@@ -37,6 +44,7 @@ class TrainState:
         self.fingerprint = fingerprint
         self.generator = generator
         self.resume = resume
+        self._due = 0.0  # perf_counter time before which a save is skipped (SAVE_SHARE)
 
     def save(
         self,
@@ -46,6 +54,9 @@ class TrainState:
         history: TrainHistory,
         best: dict[str, Tensor] | None,
     ) -> None:
+        start = time.perf_counter()
+        if start < self._due:
+            return
         tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
         tensors |= {f"best.{k}": v for k, v in (best or {}).items()}
         opt_state = opt.state_dict()
@@ -65,6 +76,8 @@ class TrainState:
             "schedule": schedule.state_dict() if schedule is not None else None,
         }
         checkpoint.write(self.path, config, tensors, kind="state")
+        end = time.perf_counter()
+        self._due = end + (end - start) / SAVE_SHARE
 
     def load(
         self, model: nn.Module, opt: torch.optim.Optimizer, schedule: Any
@@ -80,8 +93,7 @@ class TrainState:
             raise CheckpointError(f"{self.path} is not a memae training state")
         if config.get("fingerprint") != self.fingerprint:
             raise CheckpointError(
-                f"{self.path} is the state of another run (other parameters or data); "
-                "train without --resume to start over"
+                f"{self.path} is the state of another run (other parameters, data size or schedule)"
             )
         try:
             model.load_state_dict(_part(tensors, "model."))
@@ -105,7 +117,19 @@ class TrainState:
         return history, best
 
     def remove(self) -> None:
-        shutil.rmtree(self.path, ignore_errors=True)
+        remove(self.path)
+
+
+def present(path: str | os.PathLike) -> bool:
+    """Whether ``path`` holds a training state to resume (after finishing a killed save)."""
+    path = Path(path)
+    checkpoint.recover(path)
+    return path.is_dir()
+
+
+def remove(path: str | os.PathLike) -> None:
+    """Discard the training state at ``path`` (once what it was kept for is saved)."""
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def _part(tensors: dict[str, Tensor], prefix: str) -> dict[str, Tensor]:

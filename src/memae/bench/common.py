@@ -111,12 +111,12 @@ def fit_and_score(
     state_dir: Path | None = None,
 ) -> tuple[Any, Any, dict[str, Any]]:
     """Fit a fresh detector for ``spec`` on ``train`` and score ``test`` (by ``score(det,
-    test)`` where given, ``decision_function`` otherwise). ``state_dir``: a deep model keeps
-    its training state there after every epoch and continues one it finds (a killed bench
-    loses at most an epoch of the fit; ``resumed_epochs`` says how many epochs ``fit_s`` lacks).
+    test)`` where given, ``decision_function`` otherwise). ``state_dir``: a ``MemAEDetector``
+    keeps its training state there and continues one it finds, so that a killed bench goes on
+    with the fit it was in (``resumed_epochs``: the epochs that ``fit_s`` does not cover).
 
-    -> (detector, scores, row fields: fit_s, score_s and, for deep models, epochs, lr, best
-    epoch, resumed epochs and memory usage)."""
+    -> (detector, scores, row fields: fit_s, score_s and, for ``MemAEDetector`` models,
+    epochs, lr, best epoch and its held-out loss, resumed epochs and memory usage)."""
     det = make_detector(spec, seed, training, device)
     start = time.perf_counter()
     _fit(det, train, state_dir)
@@ -131,6 +131,7 @@ def fit_and_score(
             "epochs": det.schedule_.epochs,
             "lr": det.schedule_.lr,
             "best_epoch": det.history_.best_epoch + 1,
+            "best_val_loss": det.history_.best_val_loss,
             "resumed_epochs": det.history_.resumed_epochs,
         }
         if det.memory_usage_:
@@ -143,14 +144,16 @@ def fit_and_score(
 
 
 def _fit(det: Any, train: Any, state_dir: Path | None) -> None:
+    """``det.fit(train)``; a ``MemAEDetector`` keeps its state in ``state_dir`` (for the runner
+    to remove once the row is in) and continues one left there."""
     if state_dir is None or not isinstance(det, MemAEDetector):
         det.fit(train)
         return
     try:
-        det.fit(train, state_dir=state_dir, resume=state_dir.exists())
-    except CheckpointError as exc:  # the state of other settings or code: of no use to this fit
-        log.warning("cannot resume the fit in %s (%s): starting it over", state_dir, exc)
-        det.fit(train, state_dir=state_dir)
+        det.fit(train, state_dir=state_dir, resume="auto", keep_state=True)
+    except CheckpointError as exc:  # of other settings or a broken save: no use to this fit
+        log.warning("%s: starting the fit over", exc)
+        det.fit(train, state_dir=state_dir, keep_state=True)
 
 
 Fitted = tuple[Any, np.ndarray, dict[str, Any]]  # what fit_and_score returns

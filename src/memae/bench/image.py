@@ -25,7 +25,14 @@ from ..detector import MemAEDetector
 from ..errors import InputError
 from ..io import atomic_write_text
 from .common import parse_model, slug, training_overrides
-from .results import ResultsTable, memory_markdown, ordered_models, per_class_markdown, stamp
+from .results import (
+    ResultsTable,
+    memory_markdown,
+    ordered_models,
+    per_class_markdown,
+    stamp,
+    whole_fits,
+)
 from .runner import Job, run_jobs
 
 log = logging.getLogger(__name__)
@@ -259,9 +266,10 @@ def write_markdown(bench: ImageBench, table: ResultsTable, seen: list[Task]) -> 
         )
     text += memory_markdown(rows, models)
     text += "\n## Time (fit + score, seconds, summed over classes and seeds)\n\n"
+    text += "Rows whose fit resumed a training state are left out.\n\n"
     text += "| model | fit | score | rows |\n|---|---|---|---|\n"
     for spec in models:
-        mine = [r for r in rows if r["model"] == spec]
+        mine = [r for r in whole_fits(rows) if r["model"] == spec]
         if mine:
             text += (
                 f"| {spec} | {sum(float(r['fit_s']) for r in mine):.0f} | "

@@ -72,6 +72,12 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def whole_fits(rows: list[dict[str, str]]) -> list[dict[str, str]]:
+    """The rows whose ``fit_s`` times the whole fit: none of its epochs came from a resumed
+    training state (``resumed_epochs``; rows without the column never resumed)."""
+    return [r for r in rows if r.get("resumed_epochs", "") in ("", "0")]
+
+
 def mean_std(values: Sequence[float]) -> str:
     if not values:
         return ""

@@ -1,11 +1,14 @@
 """The one loop every bench runs: for each job whose key is not in the results table yet, fit a
 fresh detector for its model spec on its training data and score its test data (in worker
 processes when asked), turn that into the row's fields, and add the row (the table is written
-after each row, so a rerun resumes; a deep model's fit keeps its training state in ``state/``
-beside the table until it completes, so a rerun also resumes the fit a killed run was in)."""
+after each row, so a rerun resumes; a ``MemAEDetector`` fit keeps its training state in
+``state/`` beside the table until its row is in, so a rerun also goes on with the fit a killed
+run was in)."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,7 +16,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from .. import distributed
+from .. import distributed, trainstate
 from .common import fit_many, slug
 from .results import ResultsTable
 
@@ -70,6 +73,8 @@ def run_jobs(
     try:
         for job, (det, scores, info) in fit_many(pending(), workers):
             table.add({**job.key, **row(job, det, scores, info)})
+            if distributed.is_first_rank():
+                trainstate.remove(state_dir(table, job.key))
             bar.update()
             if after is not None:
                 after(job)
@@ -78,5 +83,8 @@ def run_jobs(
 
 
 def state_dir(table: ResultsTable, key: dict[str, Any]) -> Path:
-    """Where the fit of the row ``key`` keeps its training state until the row is in ``table``."""
-    return table.path.parent / "state" / slug("_".join(str(v) for v in key.values()))
+    """Where the fit of the row ``key`` keeps its training state until the row is in ``table``
+    (named for the key, and a hash of it: specs that slug alike stay apart)."""
+    text = json.dumps({k: str(v) for k, v in key.items()}, sort_keys=True)
+    digest = hashlib.sha256(text.encode()).hexdigest()[:10]
+    return table.path.parent / "state" / f"{slug('_'.join(map(str, key.values())))[:100]}-{digest}"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import math
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -206,7 +207,7 @@ def run(bench: VideoBench) -> ResultsTable:
             "best_epoch": info["best_epoch"],
             "resumed_epochs": info["resumed_epochs"],  # fit_s covers the other epochs
             "fit_s": info["fit_s"],
-            "fit_s_per_epoch": info["fit_s"] / max(epochs - info["resumed_epochs"], 1),
+            "fit_s_per_epoch": _per_epoch(info["fit_s"], epochs - info["resumed_epochs"]),
             "score_s": info["score_s"],
             "frames_per_s": n_frames / info["score_s"],
             "memory_s_per_frame": result.memory_s / n_frames,
@@ -244,6 +245,11 @@ def run(bench: VideoBench) -> ResultsTable:
     if is_first_rank():
         _markdown(bench, table, cfg)
     return table
+
+
+def _per_epoch(fit_s: float, epochs_run: int) -> float:
+    """Fit seconds per epoch this run trained (nan when every epoch came from a resumed state)."""
+    return fit_s / epochs_run if epochs_run > 0 else float("nan")
 
 
 def _write_frame_scores(
@@ -317,12 +323,13 @@ def _markdown(bench: VideoBench, table: ResultsTable, cfg: dict[str, Any]) -> No
         cells = [
             mean_std([float(r[k]) for r in mine]) for k in ("micro_auc", "macro_auc", "pixel_auroc")
         ]
-        per_epoch = np.mean([float(r["fit_s_per_epoch"]) for r in mine])
+        timed = [t for r in mine if math.isfinite(t := float(r["fit_s_per_epoch"]))]
+        per_epoch = f"{np.mean(timed):.1f}" if timed else "-"
         fps = np.mean([float(r["frames_per_s"]) for r in mine])
         shares = [float(r["memory_share"]) for r in mine if r.get("memory_share")]
         share = f"{np.mean(shares):.1%}" if shares else "-"
         text += (
-            f"| {spec} | " + " | ".join(cells) + f" | {len(mine)} | {per_epoch:.1f} | {fps:.1f} "
+            f"| {spec} | " + " | ".join(cells) + f" | {len(mine)} | {per_epoch} | {fps:.1f} "
             f"| {share} |\n"
         )
     text += memory_markdown(rows, bench.models)
