@@ -198,11 +198,8 @@ def cmd_train(args: argparse.Namespace) -> None:
     params = {p.name: getattr(args, p.name) for p in PARAMS if p.name in TRAIN_PARAMS}
     det = MemAEDetector(**params, verbose=0 if args.quiet else 1)
     state = train_state_dir(out)
-    with _stop_on_signals(state):
-        try:
-            det.fit(X, state_dir=state, resume=args.resume, keep_state=True)
-        except CheckpointError as exc:
-            raise CheckpointError(f"{exc}; train without --resume to start over") from None
+    with _stop_on_signals(state, args.resume):
+        det.fit(X, state_dir=state, resume=args.resume, keep_state=True)
     det.save(out)  # written by rank 0 of a torchrun job
     if not distributed.current().main:
         return
@@ -233,9 +230,10 @@ def train_state_dir(out: Path) -> Path:
 
 
 @contextlib.contextmanager
-def _stop_on_signals(state: Path):
+def _stop_on_signals(state: Path, resume: bool):
     """SIGINT and SIGTERM stop training at the next batch boundary; the error then says how
-    to resume from the state of the last complete epoch."""
+    to resume from the state of the last saved epoch (and a state that cannot be resumed, how
+    to start over)."""
     previous = {}
     if threading.current_thread() is threading.main_thread():
         previous = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
@@ -245,8 +243,12 @@ def _stop_on_signals(state: Path):
         raise InputError(
             f"stopped after {stop.epoch} complete epoch(s); the model was not saved (an earlier "
             f"one is untouched); the training state is in {state}: run the same command with "
-            "--resume to continue"
+            "--resume to continue from its last saved epoch"
         ) from None
+    except CheckpointError as exc:
+        if not resume:
+            raise
+        raise CheckpointError(f"{exc}; train without --resume to start over") from None
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -615,8 +617,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--resume",
         action="store_true",
-        help="continue the run whose training state (saved after every epoch in "
-        "OUT.train-state, until the model is saved) a stop or a crash left",
+        help="continue the run whose training state (saved after epochs in "
+        "OUT.train-state, until the model is saved) a stop or a crash left, from its last "
+        "saved epoch",
     )
     _add_data_options(p)
     p.set_defaults(func=cmd_train)

@@ -225,8 +225,8 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
             schedule,
             self.run_,
         )
-        if resume == "auto":  # one decision for every rank: rank 0 writes the state
-            present = state_dir is not None and trainstate.present(state_dir)
+        if resume == "auto":  # one decision for every rank, by rank 0, which writes the state
+            present = world.main and state_dir is not None and trainstate.present(state_dir)
             resume = distributed.gather(world, present)[0]
         state = self._train_state(state_dir, resume, data, seed, schedule, generator)
         with torch_threads(threads):

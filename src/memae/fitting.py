@@ -92,7 +92,7 @@ def evaluate_loss(model: Autoencoder, batches: Iterable[Tensor], world: World = 
 
 class TrainingStopped(KeyboardInterrupt):
     """Training stopped on request (SIGINT, SIGTERM) at a batch boundary; ``epoch`` epochs
-    were complete, and saved in the training state when there is one."""
+    were complete (the training state, when there is one, holds the last saved of them)."""
 
     def __init__(self, epoch: int) -> None:
         super().__init__(f"training stopped after {epoch} complete epoch(s)")
@@ -113,7 +113,13 @@ class StateStore(Protocol):
     def load(self, model: nn.Module, opt: Any, schedule: Any) -> tuple | None: ...
 
     def save(
-        self, model: nn.Module, opt: Any, schedule: Any, history: TrainHistory, best: Any
+        self,
+        model: nn.Module,
+        opt: Any,
+        schedule: Any,
+        history: TrainHistory,
+        best: Any,
+        final: bool = False,
     ) -> None: ...
 
 
@@ -193,7 +199,7 @@ def train(
                 history.best_epoch = epoch
                 best_state = copy.deepcopy(model.state_dict())
             if state is not None and world.main:
-                state.save(model, opt, schedule, history, best_state)
+                state.save(model, opt, schedule, history, best_state, final=epoch == epochs - 1)
             bar.update()
             bar.set_postfix(loss=f"{history.train_loss[-1]:.4g}", val=f"{score:.4g}")
             log.debug("epoch %d: train %.5g val %.5g", epoch + 1, history.train_loss[-1], score)

@@ -4,10 +4,11 @@ generator's), the loss history and the best epoch's weights. A folder of safeten
 written like a model folder (``memae.checkpoint.write``: whole or not at all); nothing is
 pickled. Resuming on the same machine and thread count continues the run bit for bit.
 
-It is saved after the first epoch, then after each epoch that ends at least 1 / ``SAVE_SHARE``
-times the last save's duration after that save: every epoch once epochs take longer than ~100
-saves (a fraction of a second for a small net), every few epochs for tiny fits, so keeping a
-state slows a fit by at most ~1%, and a killed tiny fit redoes at most that much training."""
+It is saved after the first and the last epoch, and after each epoch between that ends at
+least 1 / ``SAVE_SHARE`` times the last save's duration after that save: every epoch once
+epochs take longer than ~100 saves (a fraction of a second for a small net), every few epochs
+for tiny fits, so keeping a state slows a fit by at most ~1%, and a killed tiny fit redoes at
+most that much training."""
 
 from __future__ import annotations
 
@@ -53,9 +54,11 @@ class TrainState:
         schedule: Any,
         history: TrainHistory,
         best: dict[str, Tensor] | None,
+        final: bool = False,
     ) -> None:
+        """Save after an epoch when due (``SAVE_SHARE``), and after the ``final`` one always."""
         start = time.perf_counter()
-        if start < self._due:
+        if start < self._due and not final:
             return
         tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
         tensors |= {f"best.{k}": v for k, v in (best or {}).items()}

@@ -65,6 +65,8 @@ def run_jobs(
     def pending() -> Iterator[tuple[Job, tuple[Any, ...]]]:
         for job in jobs:
             if table.done(**job.key):
+                if distributed.is_first_rank():  # a kill between the row and the removal
+                    trainstate.remove(state_dir(table, job.key))
                 bar.update()
                 continue
             bar.set_postfix_str(" ".join(str(v) for v in job.key.values()))

@@ -247,7 +247,7 @@ def _kdd_markdown(
         if not rows:
             continue
         text += f"\n## {source}: mean ± std over runs\n\n"
-        text += "| model | precision | recall | F1 | AUC | runs | fit+score s/run |\n"
+        text += "| model | precision | recall | F1 | AUC | runs | fit+score s/run (whole fits) |\n"
         text += "|---|---|---|---|---|---|---|\n"
         for spec in models:
             mine = [r for r in rows if r["model"] == spec]

@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import io
 import logging
-import math
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -35,7 +34,7 @@ from ..metrics import macro_auc, micro_auc
 from ..scoring import normality
 from ..timing import module_time
 from .common import parse_model, slug, training_overrides
-from .results import ResultsTable, mean_std, memory_markdown, stamp
+from .results import ResultsTable, mean_std, memory_markdown, stamp, whole_fits
 from .runner import Job, run_jobs
 
 log = logging.getLogger(__name__)
@@ -323,7 +322,7 @@ def _markdown(bench: VideoBench, table: ResultsTable, cfg: dict[str, Any]) -> No
         cells = [
             mean_std([float(r[k]) for r in mine]) for k in ("micro_auc", "macro_auc", "pixel_auroc")
         ]
-        timed = [t for r in mine if math.isfinite(t := float(r["fit_s_per_epoch"]))]
+        timed = [float(r["fit_s_per_epoch"]) for r in whole_fits(mine)]
         per_epoch = f"{np.mean(timed):.1f}" if timed else "-"
         fps = np.mean([float(r["frames_per_s"]) for r in mine])
         shares = [float(r["memory_share"]) for r in mine if r.get("memory_share")]
