@@ -5,8 +5,8 @@ spread over seeds, from the tables ``benchmarks/ped2_studies.sh`` writes (issue 
         RUNS/ped2_table4/results.csv --out benchmarks/results/ped2_memory_size
 
 The N = 500 points are Table 4's ``memae`` rows (the config's N); the others are the
-``memae:mem_slots=N`` rows. Writes OUT/figure7.csv (N, seeds, mean, std, min, max) and
-OUT/figure7.png.
+``memae:mem_slots=N`` rows. Writes OUT/figure7.csv (N, seeds, micro AUC mean, std, min, max,
+and the mean effective slots: how many of the N the trained memory uses) and OUT/figure7.png.
 """
 
 from __future__ import annotations
@@ -37,14 +37,14 @@ def slots(model: str) -> int | None:
     return int(found.group(1)) if found else None
 
 
-def points(tables: list[Path]) -> dict[int, list[float]]:
-    """N -> the micro AUC of each seed (a seed counted once), from Ped2 `cpu` rows only."""
+def points(tables: list[Path], field: str = "micro_auc") -> dict[int, list[float]]:
+    """N -> ``field`` of each seed (a seed counted once), from Ped2 `cpu` rows only."""
     by_n: dict[int, dict[str, float]] = {}
     for path in tables:
         for row in ResultsTable(path, video.KEY).select(dataset="ped2", config="cpu"):
             n = slots(row["model"])
             if n is not None:
-                by_n.setdefault(n, {})[row["seed"]] = float(row["micro_auc"])
+                by_n.setdefault(n, {})[row["seed"]] = float(row[field])
     return {n: list(seeds.values()) for n, seeds in sorted(by_n.items())}
 
 
@@ -54,7 +54,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     try:
-        data = points(args.tables)
+        data, effective = points(args.tables), points(args.tables, "effective_slots")
     except InputError as exc:  # an unreadable or foreign results table
         raise SystemExit(f"memory_size: {exc}") from None
     if not data:
@@ -67,6 +67,7 @@ def main() -> None:
             "std": f"{statistics.stdev(v):.4f}" if len(v) > 1 else "",
             "min": f"{min(v):.4f}",
             "max": f"{max(v):.4f}",
+            "effective_slots": f"{statistics.mean(effective[n]):.1f}",
         }
         for n, v in data.items()
     ]
