@@ -13,27 +13,42 @@ SHAPES = {
     "conv2d-color": ((3, 16, 20), {}),
     "conv3d": ((1, 4, 16, 16), {"channels": (4, 4, 8, 8)}),
 }
+# (rank, small options) of the families that variants fix
+OWN_FAMILY = {
+    "unet": (3, {}),
+    "conv2d": (3, None),
+    "pred": (4, {"channels": (4, 8, 8), "context": 2}),
+}
 
 
-CASES = [
-    (name, family)
-    for name in list_models()
-    for family in SHAPES
-    if VARIANTS[name].family is None or len(SHAPES[family][0]) == 3  # U-Net models: images
-]
+def _case(name, shape_name):
+    """The variant on that sample shape, if it runs there: a variant of its own family (U-Net,
+    predictor) runs on the shapes of that family's rank, with that family's small options."""
+    shape, kw = SHAPES[shape_name]
+    fam = VARIANTS[name].family
+    if fam is None:
+        return shape, kw
+    rank, options = OWN_FAMILY[fam]
+    return (shape, kw if options is None else options) if len(shape) == rank else None
+
+
+CASES = [(n, f) for n in list_models() for f in SHAPES if _case(n, f) is not None]
 
 
 @pytest.mark.parametrize(("name", "family"), CASES)
 def test_model_contract(name, family):
     torch.manual_seed(0)
-    shape, kw = SHAPES[family]
+    shape, kw = _case(name, family)
     model = create_model(name, shape, **kw)
     x = torch.randn(3, *shape)
     out = model(x)
-    assert out.reconstruction.shape == x.shape
+    target = model.target(x)  # x, or a predictor's last frame
+    assert out.reconstruction.shape == target.shape
+    if model.predicts:
+        assert target.shape == (3, shape[0], model.predicts, *shape[2:])
     assert torch.isfinite(out.reconstruction).all() and torch.isfinite(out.aux_loss)
     assert out.aux_loss.dim() == 0
-    if "mem" in name:
+    if VARIANTS[name].bottleneck in ("memory", "memory-local", "mnad"):
         assert out.weights is not None and out.weights.shape[:2] == (3, model.memory.num_slots)
     else:
         assert out.weights is None and model.memory is None
@@ -41,7 +56,7 @@ def test_model_contract(name, family):
     assert (out.score is not None) == scores_itself
     if scores_itself:
         assert out.score.shape == (3,) and torch.isfinite(out.score).all()
-    ((out.reconstruction - x) ** 2).mean().add(out.aux_loss).backward()
+    ((out.reconstruction - target) ** 2).mean().add(out.aux_loss).backward()
     for pname, p in model.named_parameters():
         assert p.grad is not None, f"{pname} got no gradient"
         assert torch.isfinite(p.grad).all(), f"{pname} has a non-finite gradient"

@@ -121,18 +121,20 @@ class Memory(nn.Module):
             self.register_buffer("pending", torch.zeros(num_slots, dim))
             self.register_buffer("due", torch.zeros(num_slots, dtype=torch.bool))
 
-    def address(self, queries: Tensor) -> Tensor:
-        """(Q, C) queries -> (Q, N) addressing weights after shrinkage and renormalisation."""
+    def address(self, queries: Tensor, items: Tensor | None = None) -> Tensor:
+        """(..., Q, C) queries -> (..., Q, N) addressing weights after shrinkage and
+        renormalisation; ``items`` (..., N, C): the slots addressed (this memory's by default)."""
+        items = self.weight if items is None else items
         if self.similarity == "dot":
-            logits = queries @ self.weight.t()
+            logits = queries @ items.transpose(-1, -2)
         elif self.similarity == "scaled_dot":
-            logits = queries @ self.weight.t() / math.sqrt(self.dim)
+            logits = queries @ items.transpose(-1, -2) / math.sqrt(self.dim)
         else:
-            logits = F.normalize(queries, dim=1) @ F.normalize(self.weight, dim=1).t()
-            logits = logits / self.temperature
-        w = torch.softmax(logits, dim=1)  # (Q, N)
+            unit = F.normalize(items, dim=-1).transpose(-1, -2)
+            logits = F.normalize(queries, dim=-1) @ unit / self.temperature
+        w = torch.softmax(logits, dim=-1)  # (..., Q, N)
         if self.shrink_threshold > 0:
-            w = l1_normalize(hard_shrink(w, self.shrink_threshold), dim=1)
+            w = l1_normalize(hard_shrink(w, self.shrink_threshold), dim=-1)
         return w
 
     def forward(self, z: Tensor) -> MemoryRead:
@@ -188,6 +190,50 @@ class Memory(nn.Module):
             f" similarity={self.similarity!r}, temperature={self.temperature}"
             + (f", reseed={self.reseed}" if self.reseed else "")
         )
+
+
+class LocalMemory(Memory):
+    """One memory of N slots for each of the P positions of a feature map (B, C, *S), P =
+    prod(S): a query addresses only its own position's slots, so each place of a fixed camera's
+    view keeps its own prototypes (a variant of this project, not in the paper). Addressing,
+    shrinkage and the entropy loss are ``Memory``'s; weights are (B, N, *S), slot i of every
+    position on axis 1. No re-seeding."""
+
+    def __init__(self, positions: int, num_slots: int, dim: int, **kwargs: Any) -> None:
+        if kwargs.get("reseed"):
+            raise ValueError("a memory per position does not re-seed slots (reseed=0)")
+        super().__init__(num_slots, dim, **kwargs)
+        if positions < 1:
+            raise ValueError(f"a memory per position needs positions >= 1, got {positions}")
+        self.positions = positions
+        bound = 1.0 / math.sqrt(dim)
+        self.weight = nn.Parameter(torch.empty(positions, num_slots, dim).uniform_(-bound, bound))
+
+    def forward(self, z: Tensor) -> MemoryRead:
+        """z: (B, C, *S) with prod(S) = P -> read-out (B, C, *S), weights (B, N, *S); a flat
+        code (B, C) is one position."""
+        if z.dim() == 2 and self.positions == 1:
+            read = self(z[:, :, None])
+            return MemoryRead(read.output[:, :, 0], read.weights[:, :, 0])
+        if z.dim() < 3 or z.shape[1] != self.dim or z[0, 0].numel() != self.positions:
+            raise ValueError(
+                f"memory expects (B, {self.dim}, *S) with {self.positions} positions, "
+                f"got {tuple(z.shape)}"
+            )
+        queries = z.flatten(2).permute(2, 0, 1).float()  # (P, B, C)
+        with _full_precision(z.device.type):
+            w = self.address(queries)  # (P, B, N)
+            read = w @ self.weight  # (P, B, C)
+        out = read.permute(1, 2, 0).reshape(z.shape)
+        weights = w.permute(1, 2, 0).reshape(z.shape[0], self.num_slots, *z.shape[2:])
+        return MemoryRead(out, weights)
+
+    def decode_slots(self, spatial: tuple[int, ...] = ()) -> Tensor:
+        """(N, C, *S): slot i of every position, as one feature map."""
+        return self.weight.detach().permute(1, 2, 0).reshape(self.num_slots, self.dim, *spatial)
+
+    def extra_repr(self) -> str:
+        return f"positions={self.positions}, " + super().extra_repr()
 
 
 class UsageMeter:

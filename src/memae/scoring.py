@@ -60,7 +60,8 @@ class Scorer(nn.Module):
         model's output for the first view, and the scaled input's (min, max)."""
         scaled = apply_scaling(x, self.offset, self.scale)
         outs = [self.net(v) for v in self.net.views(scaled)]
-        errs = torch.stack([squared_error(scaled, o.reconstruction, self.sigma) for o in outs])
+        target = self.net.target(scaled)  # (B, *shape), a predictor's: the predicted frames
+        errs = torch.stack([squared_error(target, o.reconstruction, self.sigma) for o in outs])
         return errs, outs[0], torch.stack([scaled.min(), scaled.max()])
 
     def forward(self, x: Tensor) -> ScoreOutput:

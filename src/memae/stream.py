@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .data.clips import frame_scores, scale_frames
+from .data.clips import clip_anchor, frame_scores, scale_frames
 from .detector import MemAEDetector
 from .errors import InputError
 from .scoring import normality
@@ -42,7 +42,8 @@ class _Stream:
     def __init__(self, det: MemAEDetector, top_k: int, sink: FrameSink | None, batch_size: int):
         self.det, self.top_k, self.sink, self.batch_size = det, top_k, sink, batch_size
         self.clip_len = det.input_shape_[1]
-        self.half = self.clip_len // 2
+        self.predicts = det.model_.predicts
+        self.anchor = clip_anchor(self.clip_len, self.predicts)  # the clip frame a score is for
         self.window: deque[np.ndarray] = deque(maxlen=self.clip_len)
         self.pending: deque[np.ndarray] = deque()  # frames not yet given to the sink
         self.batch: list[np.ndarray] = []
@@ -68,15 +69,14 @@ class _Stream:
             return
         clips = scale_frames(np.stack(self.batch))[:, None]  # (k, 1, T, H, W) in [-1, 1]
         scores, maps = self.det.score_maps(clips)  # (k,), (k, T, H, W): the detector's rule
+        at = self.anchor - (self.clip_len - maps.shape[1])  # maps cover the last T' frames
         for start, score, m, clip in zip(
             self.batch_starts, scores.tolist(), maps, self.batch, strict=True
         ):
             if self.sink is not None:
-                self.centre_maps[len(self.clip_scores)] = m[self.half].copy()
+                self.centre_maps[len(self.clip_scores)] = m[at].copy()
             self.clip_scores.append(score)
-            self._keep_worst(
-                (score, start + self.half, clip[self.half].copy(), m[self.half].copy())
-            )
+            self._keep_worst((score, start + self.anchor, clip[self.anchor].copy(), m[at].copy()))
         self.batch.clear()
         self.batch_starts.clear()
         self.emit(final=False)
@@ -91,12 +91,12 @@ class _Stream:
         """Give the sink every pending frame whose score is known (all of them when final)."""
         done = self.n - len(self.pending)  # frames already given to the sink
         scored = len(self.clip_scores)
-        while self.pending and (final or (scored and done - self.half < scored)):
-            idx = min(max(done - self.half, 0), scored - 1)
+        while self.pending and (final or (scored and done - self.anchor < scored)):
+            idx = min(max(done - self.anchor, 0), scored - 1)
             self.sink(self.pending.popleft(), self.clip_scores[idx], self.centre_maps[idx])
             done += 1
             for old in [
-                k for k in self.centre_maps if k < min(max(done - self.half, 0), scored - 1)
+                k for k in self.centre_maps if k < min(max(done - self.anchor, 0), scored - 1)
             ]:
                 del self.centre_maps[old]  # no later frame takes this clip's map
 
@@ -111,8 +111,9 @@ def score_stream(
     """Score every frame of ``frames`` ((h, w) uint8 at the model's size) with stride-1 clips.
 
     A clip's score (``decision_function``'s, under the detector's scoring rule) goes to its
-    centre frame; the first clip_len // 2 frames take the first clip's score and the last ones
-    the last clip's (as in ``memae.data.clips.frame_scores``). ``sink`` receives each frame with
+    anchor frame (its centre; a predictor's: its last); the frames before the first anchor take
+    the first clip's score and those after the last the last clip's (as in
+    ``memae.data.clips.frame_scores``). ``sink`` receives each frame with
     its score, in order, as soon as the score is known.
     """
     shape = det.input_shape_
@@ -131,5 +132,5 @@ def score_stream(
     stream.emit(final=True)
     n, clip_len = stream.n, stream.clip_len
     starts = list(range(len(stream.clip_scores)))
-    scores = frame_scores(np.asarray(stream.clip_scores), starts, n, clip_len)
+    scores = frame_scores(np.asarray(stream.clip_scores), starts, n, clip_len, stream.predicts)
     return StreamScores(scores, sorted(stream.worst, key=lambda w: -w[0]))

@@ -24,7 +24,7 @@ from sklearn.metrics import roc_auc_score
 from torch.utils.data import Subset
 
 from .. import plots
-from ..data.clips import ClipDataset, frame_scores
+from ..data.clips import ClipDataset, clip_anchor, frame_scores
 from ..data.video import Video, load_video_dataset
 from ..detector import MemAEDetector
 from ..distributed import is_first_rank
@@ -114,24 +114,27 @@ def score_videos(
     det: MemAEDetector, videos: list[Video], clip_len: int, stride: int
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """-> per video: frame anomaly scores (t,), and per-frame error maps (t, h', w') at most
-    PIXEL_SIZE wide, taken from the clip whose centre is nearest each frame."""
+    PIXEL_SIZE wide, taken from the clip whose anchor (centre, or predicted frame) is nearest
+    each frame."""
     scores, maps = [], []
+    predicts = det.model_.predicts
     for v in videos:
         clips = ClipDataset([v.frames], clip_len, stride)
         starts = np.array(clips.starts[0])
-        centres = starts + clip_len // 2
+        anchors = starts + clip_anchor(clip_len, predicts)
         clip_scores, clip_maps = [], []
         for chunk in np.array_split(np.arange(len(clips)), max(1, len(clips) // 64)):
             part, m = det.score_maps(Subset(clips, chunk.tolist()))  # (k,), (k, T, H, W)
             clip_scores.append(part)
             clip_maps.append(_shrink(torch.from_numpy(m)))
         s = np.concatenate(clip_scores)
-        all_maps = torch.cat(clip_maps)  # (clips, T, h', w')
+        all_maps = torch.cat(clip_maps)  # (clips, T', h', w'): the clip's last T' frames
         t = np.arange(len(v.frames))
-        nearest = np.abs(t[:, None] - centres[None]).argmin(1)
-        offset = np.clip(t - starts[nearest], 0, clip_len - 1)
+        nearest = np.abs(t[:, None] - anchors[None]).argmin(1)
+        first = clip_len - all_maps.shape[1]  # the clip frame of the maps' first
+        offset = np.clip(t - starts[nearest] - first, 0, all_maps.shape[1] - 1)
         maps.append(all_maps[nearest, offset].numpy())
-        scores.append(frame_scores(s, starts.tolist(), len(v.frames), clip_len))
+        scores.append(frame_scores(s, starts.tolist(), len(v.frames), clip_len, predicts))
     return scores, maps
 
 

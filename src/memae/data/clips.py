@@ -21,15 +21,21 @@ def clip_starts(n_frames: int, clip_len: int, stride: int) -> list[int]:
     return starts
 
 
+def clip_anchor(clip_len: int, predicts: int = 0) -> int:
+    """The frame of a clip that its score belongs to: the centre, clip_len // 2 (frame i + 8 for
+    16-frame clips, as in the authors' code), or the last frame for a model that predicts it."""
+    return clip_len - 1 if predicts else clip_len // 2
+
+
 def frame_scores(
-    clip_scores: np.ndarray, starts: list[int], n_frames: int, clip_len: int
+    clip_scores: np.ndarray, starts: list[int], n_frames: int, clip_len: int, predicts: int = 0
 ) -> np.ndarray:
-    """Clip scores -> one score per frame. A clip's score belongs to its centre frame
-    (start + clip_len // 2: frame i + 8 for 16-frame clips, as in the authors' code); frames
-    between centres are interpolated linearly, and the first and last frames, which are no
-    clip's centre, take the score of the nearest centre. Labels stay aligned frame for frame."""
-    centres = np.asarray(starts) + clip_len // 2
-    return np.interp(np.arange(n_frames), centres, np.asarray(clip_scores, dtype=float))
+    """Clip scores -> one score per frame. A clip's score belongs to its anchor frame
+    (``clip_anchor``); frames between anchors are interpolated linearly, and the first and last
+    frames, which are no clip's anchor, take the score of the nearest one. Labels stay aligned
+    frame for frame."""
+    anchors = np.asarray(starts) + clip_anchor(clip_len, predicts)
+    return np.interp(np.arange(n_frames), anchors, np.asarray(clip_scores, dtype=float))
 
 
 def scale_frames(frames: np.ndarray) -> np.ndarray:

@@ -40,6 +40,7 @@ class Backbone:
     latent_shape: tuple[int, ...]
     memory_slots: int  # the paper's N for this family and input
     memory_on: str  # "flat": one query per sample; "location": one per feature-map position
+    predicts: int = 0  # clips: the last frames predicted from the others (0: reconstruction)
 
 
 class Autoencoder(nn.Module):
@@ -68,6 +69,7 @@ class Autoencoder(nn.Module):
         self.bottleneck = bottleneck
         self.decoder = backbone.decoder
         self.latent_shape = backbone.latent_shape
+        self.predicts = backbone.predicts
         self.flatten = flatten
         self.head = head
         self.restoration = Restoration(erasers, normalize_views) if erasers else None
@@ -117,11 +119,17 @@ class Autoencoder(nn.Module):
     def normalize_views(self) -> bool:
         return bool(self.restoration and self.restoration.normalize_views)
 
+    def target(self, x: Tensor) -> Tensor:
+        """What the output is compared with: x, or the last ``predicts`` frames of a clip."""
+        return x[:, :, x.shape[2] - self.predicts :] if self.predicts else x
+
     def training_pair(
         self, x: Tensor, generator: torch.Generator | None = None
     ) -> tuple[Tensor, Tensor]:
-        """(input, target): x itself, or (x erased, x) for a restoring model (ARNet)."""
-        return self.restoration.training_pair(x, generator) if self.restoration else (x, x)
+        """(input, target): (x, ``target(x)``), or (x erased, x) for a restoring model (ARNet)."""
+        if self.restoration is None:
+            return x, self.target(x)
+        return self.restoration.training_pair(x, generator)
 
     def views(self, x: Tensor) -> list[Tensor]:
         """The inputs whose outputs are compared with x at test time."""
@@ -135,4 +143,4 @@ class Autoencoder(nn.Module):
         if not isinstance(self.decoder, nn.Sequential):
             raise ValueError("a decoder with skip connections cannot decode a slot alone")
         spatial = () if self.flatten else tuple(self.latent_shape[1:])
-        return self.decode(self.memory.decode_slots(spatial))
+        return self.decode(self.bottleneck.decode_slots(spatial))

@@ -9,10 +9,11 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ..memory import Memory, addressing_entropy
+from ..memory import LocalMemory, Memory, addressing_entropy
 from .settings import Builders
 
-# builder(settings, code width, the family's paper N, number of input elements) -> Bottleneck
+# builder(settings, code width, the family's paper N, number of input elements, positions of the
+# code: 1 for a flat code, prod(S) for a feature map (C, *S)) -> Bottleneck
 BOTTLENECKS: Builders[Bottleneck] = Builders()
 register_bottleneck = BOTTLENECKS.register
 
@@ -22,6 +23,13 @@ class Bottleneck(nn.Module):
 
     def forward(self, z: Tensor) -> tuple[Tensor, Tensor | None, Tensor]:
         return z, None, z.new_zeros(())
+
+    def decode_slots(self, spatial: tuple[int, ...] = ()) -> Tensor:
+        """Each memory slot alone as the decoder's input, (N, C[, *S]) (paper Fig. 3)."""
+        memory = getattr(self, "memory", None)
+        if memory is None:
+            raise ValueError("this model has no memory")
+        return memory.decode_slots(spatial)
 
 
 class L1Bottleneck(Bottleneck):
@@ -72,38 +80,49 @@ class GaussianBottleneck(Bottleneck):
 
 
 @register_bottleneck("none")
-def _none(s: dict[str, Any], width: int, paper_slots: int, numel: int) -> Bottleneck:
+def _none(s: dict[str, Any], width: int, paper_slots: int, numel: int, pos: int) -> Bottleneck:
     return Bottleneck()
 
 
 @register_bottleneck("l1", l1_weight=1e-3)
-def _l1(s: dict[str, Any], width: int, paper_slots: int, numel: int) -> Bottleneck:
+def _l1(s: dict[str, Any], width: int, paper_slots: int, numel: int, pos: int) -> Bottleneck:
     return L1Bottleneck(float(s["l1_weight"]))
 
 
-@register_bottleneck(
-    "memory",
-    mem_slots=None,  # N; None -> the paper's value for the family
-    shrink_threshold=None,  # lam; None -> 1 / N, the low end of the paper's [1/N, 3/N]
-    similarity="dot",
-    temperature=0.1,
-    entropy_weight=2e-4,  # alpha of Eq. 10
-    reseed=0,  # batches between re-seedings of dead slots (0: never; not in the paper)
-)
-def _memory(s: dict[str, Any], width: int, paper_slots: int, numel: int) -> Bottleneck:
+MEMORY_DEFAULTS: dict[str, Any] = {
+    "mem_slots": None,  # N; None -> the paper's value for the family
+    "shrink_threshold": None,  # lam; None -> 1 / N, the low end of the paper's [1/N, 3/N]
+    "similarity": "dot",
+    "temperature": 0.1,
+    "entropy_weight": 2e-4,  # alpha of Eq. 10
+    "reseed": 0,  # batches between re-seedings of dead slots (0: never; not in the paper)
+}
+
+
+def _memory_options(s: dict[str, Any], paper_slots: int) -> tuple[int, dict[str, Any]]:
     slots = int(s["mem_slots"] or paper_slots)
     lam = s["shrink_threshold"]
-    memory = Memory(
-        slots,
-        width,
-        shrink_threshold=1.0 / slots if lam is None else float(lam),
-        similarity=s["similarity"],
-        temperature=float(s["temperature"]),
-        reseed=int(s["reseed"]),
-    )
+    return slots, {
+        "shrink_threshold": 1.0 / slots if lam is None else float(lam),
+        "similarity": s["similarity"],
+        "temperature": float(s["temperature"]),
+        "reseed": int(s["reseed"]),
+    }
+
+
+@register_bottleneck("memory", **MEMORY_DEFAULTS)
+def _memory(s: dict[str, Any], width: int, paper_slots: int, numel: int, pos: int) -> Bottleneck:
+    slots, options = _memory_options(s, paper_slots)
+    return MemoryBottleneck(Memory(slots, width, **options), float(s["entropy_weight"]))
+
+
+@register_bottleneck("memory-local", **MEMORY_DEFAULTS)
+def _local(s: dict[str, Any], width: int, paper_slots: int, numel: int, pos: int) -> Bottleneck:
+    slots, options = _memory_options(s, paper_slots)
+    memory = LocalMemory(pos, slots, width, **options)
     return MemoryBottleneck(memory, float(s["entropy_weight"]))
 
 
 @register_bottleneck("gaussian", kl_weight=1.0)
-def _gaussian(s: dict[str, Any], width: int, paper_slots: int, numel: int) -> Bottleneck:
+def _gaussian(s: dict[str, Any], width: int, paper_slots: int, numel: int, pos: int) -> Bottleneck:
     return GaussianBottleneck(width, float(s["kl_weight"]), numel)

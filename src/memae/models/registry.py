@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import dagmm, dcn  # noqa: F401  (registers the heads)
+from . import dagmm, dcn, mnad  # noqa: F401  (registers the heads and MNAD's bottleneck)
 from .base import Autoencoder, Backbone
 from .bottlenecks import BOTTLENECKS
 from .dsebm import ENERGY_DEFAULTS, EnergyModel
@@ -53,6 +53,13 @@ VARIANTS: dict[str, Variant] = {
     ),
     "memae-noshrink": Variant("memory", {"shrink_threshold": 0.0}, "MemAE without shrinkage"),
     "memae-noentropy": Variant("memory", {"entropy_weight": 0.0}, "MemAE without entropy loss"),
+    "memae-local": Variant(
+        "memory-local", {"reseed": 0}, "MemAE with its own memory at each position"
+    ),
+    "mnad": Variant("mnad", summary="MNAD: query and read item concatenated, compact/separate"),
+    "ae-pred": Variant("none", summary="U-Net predicting a clip's last frame", family="pred"),
+    "memae-pred": Variant("memory", summary="ae-pred with MemAE's memory", family="pred"),
+    "mnad-pred": Variant("mnad", summary="MNAD's prediction model", family="pred"),
     "vae": Variant("gaussian", summary="variational autoencoder scored by reconstruction error"),
     "arnet": Variant(
         "none", summary="ARNet: U-Net restoring erased attributes", family="unet", restore=True
@@ -175,8 +182,9 @@ def create_model(
     flat = memory_on == "flat"
     channels, *spatial = backbone.latent_shape
     width = channels * (int(_prod(spatial)) if flat else 1)
+    positions = 1 if flat else _prod(spatial)
     bottleneck = BOTTLENECKS.build(
-        variant.bottleneck, opts, width, backbone.memory_slots, _prod(input_shape)
+        variant.bottleneck, opts, width, backbone.memory_slots, _prod(input_shape), positions
     )
     erasers = eraser_names(opts["erasers"], variant.restore, input_shape)
     # a head sees the code flattened

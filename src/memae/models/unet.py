@@ -75,6 +75,14 @@ class UNetDecoder(nn.Module):
         return self.head(h)
 
 
+def level_sizes(size: tuple[int, int], levels: int) -> list[tuple[int, int]]:
+    """(h, w) of each level: the input's, then halved (rounded up) at each stride-2 conv."""
+    sizes = [tuple(size)]
+    for _ in range(levels - 1):
+        sizes.append(((sizes[-1][0] + 1) // 2, (sizes[-1][1] + 1) // 2))
+    return sizes
+
+
 @register_family("unet", rank=3)
 def build_unet(
     input_shape: tuple[int, ...], channels: Sequence[int] = (32, 64, 128), skips: int | None = None
@@ -87,9 +95,7 @@ def build_unet(
     skips = levels if skips is None else int(skips)
     if not 0 <= skips <= levels:
         raise ValueError(f"skips must be in [0, {levels}] for {len(channels)} widths, got {skips}")
-    sizes = [(h, w)]
-    for _ in channels[1:]:
-        sizes.append(((sizes[-1][0] + 1) // 2, (sizes[-1][1] + 1) // 2))
+    sizes = level_sizes((h, w), len(channels))
     encoder = UNetEncoder(c, channels)
     decoder = UNetDecoder(c, channels, sizes, skips)
     return Backbone(
