@@ -1,9 +1,10 @@
-"""ARNet's epoch budget for the MVTec preset (issue #22, item 4), chosen on the training loss.
+"""The MVTec preset's epoch budget of each model (issues #22 and #37), chosen on its own
+training loss (``--model``: ARNet by default; any bench model spec).
 
 No MVTec AD category is in ../shared/data, so a real-world category in the MVTec layout is
 made from UCSD Ped2 (its frames are 3-channel JPEGs): ``train/good`` every ``--every``-th
 training frame, ``test/good`` and ``test/anomaly`` the test frames, ``ground_truth/anomaly`` their
-pixel masks (links, nothing copied). ARNet is then trained with the MVTec preset of
+pixel masks (links, nothing copied). The model is then trained with the MVTec preset of
 ``memae bench image`` (batch 16, lr 1e-3, 128x128) for ``--epochs``, and each epoch's training
 and validation loss is written. The budget is the first epoch whose training loss, as a running
 mean over ``--smooth`` epochs (one epoch's loss jumps by 10% and more), is within ``--within``
@@ -14,6 +15,8 @@ choice sees no test label. ``choose`` applies the rule to a CSV already written.
     python benchmarks/arnet_budget.py curve /tmp/ped2_mvtec --epochs 60 \\
         --out benchmarks/results/arnet_budget.csv
     python benchmarks/arnet_budget.py choose benchmarks/results/arnet_budget.csv
+    python benchmarks/arnet_budget.py curve /tmp/ped2_mvtec --model ae --epochs 100 \
+        --out benchmarks/results/mvtec_budget/ae.csv
 """
 
 from __future__ import annotations
@@ -58,8 +61,10 @@ def make(out: Path, ped2: Path = SHARED, every: int = 10) -> None:
     print(f"{out}: {len(train)} training frames, {len(test)} test ({labels.sum()} anomalous)")
 
 
-def curve(folder: Path, epochs: int, seed: int, within: float, smooth: int, out: Path) -> None:
-    """Train ARNet with the MVTec preset; write each epoch's losses and the chosen budget.
+def curve(
+    folder: Path, epochs: int, seed: int, within: float, smooth: int, out: Path, model: str = "arnet"
+) -> None:
+    """Train ``model`` with the MVTec preset; write each epoch's losses and the chosen budget.
 
     The training state is kept beside ``out`` after every epoch, so a killed run goes on from
     its last epoch when run again.
@@ -67,7 +72,7 @@ def curve(folder: Path, epochs: int, seed: int, within: float, smooth: int, out:
     category = load_mvtec(folder, (128, 128))
     train = category.train.astype(np.float32) / 255.0
     training = {**TRAINING["mvtec"], "epochs": epochs}
-    det = make_detector("arnet", seed, training, "cpu")
+    det = make_detector(model, seed, training, "cpu")
     start = time.perf_counter()
     state = out.with_name(out.stem + ".train-state")
     resumed = state.exists()
@@ -75,7 +80,7 @@ def curve(folder: Path, epochs: int, seed: int, within: float, smooth: int, out:
     seconds = None if resumed else time.perf_counter() - start  # a resumed run timed a part
     shape = "x".join(map(str, train.shape[1:]))
     write_curve(out, det, ("train_loss", "val_loss"), seconds, seed=seed,
-                train_images=len(train), shape=shape)  # fmt: skip
+                train_images=len(train), shape=shape, model=model)  # fmt: skip
     if seconds is not None:
         print(
             f"{epochs} epochs, {seconds / epochs:.1f} s each on {torch.get_num_threads()} thread(s)"
@@ -94,6 +99,7 @@ def main() -> None:
     p.add_argument("folder", type=Path)
     p.add_argument("--epochs", type=int, default=60)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--model", default="arnet", help="a bench model spec (default: arnet)")
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/arnet_budget.csv"))
     c = sub.add_parser("choose")
     c.add_argument("csv", type=Path)
@@ -104,7 +110,7 @@ def main() -> None:
     elif args.command == "choose":
         choose(args.csv, "train_loss", "val_loss", args.within, args.smooth)
     else:
-        curve(args.folder, args.epochs, args.seed, args.within, args.smooth, args.out)
+        curve(args.folder, args.epochs, args.seed, args.within, args.smooth, args.out, args.model)
 
 
 if __name__ == "__main__":

@@ -95,6 +95,19 @@ def training_overrides(base: dict[str, Any], bench: Any) -> dict[str, Any]:
     return out
 
 
+def with_budget(
+    training: dict[str, Any], budgets: dict[str, int], spec: str, epochs_given: int | None
+) -> dict[str, Any]:
+    """``training`` with the epochs of ``spec``'s own budget in this preset (``budgets``: model
+    name -> epochs, each chosen on that model's training loss by the rule of
+    ``benchmarks/epoch_budget.py``), unless the bench was given its epochs; a model without a
+    budget keeps the preset's epochs, and a spec's own ``epochs=`` is put over both."""
+    name = parse_model(spec)[0]
+    if epochs_given is None and name in budgets:
+        return {**training, "epochs": int(budgets[name])}
+    return training
+
+
 def slug(spec: str) -> str:
     """File-name-safe form of a model spec: ``arnet:channels=[8,16]`` -> ``arnet_channels_8_16``."""
     return re.sub(r"[^\w.-]+", "_", spec).strip("_")
