@@ -62,7 +62,13 @@ def make(out: Path, ped2: Path = SHARED, every: int = 10) -> None:
 
 
 def curve(
-    folder: Path, epochs: int, seed: int, within: float, smooth: int, out: Path, model: str = "arnet"
+    folder: Path,
+    epochs: int,
+    seed: int,
+    within: float,
+    smooth: int,
+    out: Path,
+    model: str = "arnet",
 ) -> None:
     """Train ``model`` with the MVTec preset; write each epoch's losses and the chosen budget.
 
