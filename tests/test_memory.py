@@ -183,3 +183,49 @@ def test_reseed_replaces_slots_no_query_took_before_the_next_batch():
     for _ in range(3):
         untouched(q)
     torch.testing.assert_close(untouched.weight.detach(), w0)
+
+
+def test_a_memory_per_position_reads_only_its_own_slots():
+    from memae.memory import LocalMemory
+
+    mem = LocalMemory(positions=2, num_slots=3, dim=4, shrink_threshold=0.0)
+    with torch.no_grad():
+        mem.weight.zero_()
+        mem.weight[0, 0] = torch.tensor([9.0, 0, 0, 0])  # position 0 knows only e1
+        mem.weight[1, 1] = torch.tensor([0, 9.0, 0, 0])  # position 1 only e2
+    z = torch.tensor([1.0, 0, 0, 0]).reshape(1, 4, 1, 1).expand(1, 4, 1, 2).contiguous()
+    with torch.no_grad():
+        read = mem(z)  # the same query at both positions
+    assert read.output.shape == z.shape and read.weights.shape == (1, 3, 1, 2)
+    assert read.weights[0, 0, 0, 0] > 0.99  # position 0 takes its slot 0
+    torch.testing.assert_close(read.weights[0, :, 0, 1], torch.full((3,), 1 / 3))  # no match
+    assert read.output[0, 0, 0, 0] > 8.9 and read.output[0, 1, 0, 1] == pytest.approx(3.0)
+    assert mem.decode_slots((1, 2)).shape == (3, 4, 1, 2)
+    with pytest.raises(ValueError, match="2 positions"):
+        mem(torch.randn(1, 4, 3, 1))
+    with pytest.raises(ValueError, match="re-seed"):
+        LocalMemory(2, 3, 4, reseed=5)
+
+
+def test_mnad_items_move_to_their_queries_while_training_only():
+    from memae.models.mnad import MNADBottleneck
+
+    torch.manual_seed(0)
+    mnad = MNADBottleneck(num_slots=4, dim=8, compact_weight=0.1, separate_weight=0.1, margin=1.0)
+    q = torch.nn.functional.normalize(torch.randn(1, 8), dim=1)
+    z = q.reshape(1, 8, 1, 1).expand(6, 8, 2, 2).contiguous()  # 24 queries, all equal
+    nearest = int((q @ mnad.memory.items.t()).argmax())
+    gap = (mnad.memory.items[nearest] - q[0]).norm()
+    mnad.eval()
+    before = mnad.memory.items.clone()
+    out, w, aux = mnad(z)
+    assert out.shape == z.shape and w.shape == (6, 4, 2, 2) and float(aux) == 0
+    assert torch.equal(mnad.memory.items, before)  # scoring never changes the model
+    mnad.train()
+    _, _, aux = mnad(z)
+    assert float(aux) > 0  # compactness: the queries are not on an item yet
+    items = mnad.memory.items
+    torch.testing.assert_close(items.norm(dim=1), torch.ones(4))
+    assert (items[nearest] - q[0]).norm() < gap  # the nearest item moved towards them
+    others = [i for i in range(4) if i != nearest]
+    torch.testing.assert_close(items[others], before[others])  # the others stayed

@@ -52,6 +52,22 @@ CASES = {
         "clips",
         {"error_sigma": 1.0, "error_top": 0.05, "model_options": {"channels": [4, 8, 8, 8]}},
     ),
+    "conv3d-memae-local": (
+        "memae-local",
+        "clips",
+        {"error_top": 0.05, "model_options": {"channels": [4, 8, 8, 8]}},
+    ),
+    "conv3d-mnad": ("mnad", "clips", {"model_options": {"channels": [4, 8, 8, 8]}}),
+    "pred-memae-pred": (
+        "memae-pred",
+        "clips",
+        {"error_sigma": 1.0, "model_options": {"channels": [4, 8, 8], "context": 2}},
+    ),
+    "pred-mnad-pred": (
+        "mnad-pred",
+        "clips",
+        {"model_options": {"channels": [4, 8, 8], "context": 3}},
+    ),
     "unet-arnet": ("arnet", "images", {"error_sigma": 1.0, "error_top": 0.1}),
     "unet-arnet-mem": ("arnet-mem", "images", {"error_sigma": 1.0, "error_top": 0.1}),
 }

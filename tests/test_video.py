@@ -65,6 +65,17 @@ def test_clip_starts_and_frame_alignment():
     assert per_frame[:8].tolist() == [clip[0]] * 8 and per_frame[-7:].tolist() == [clip[-1]] * 7
 
 
+def test_a_predictors_clip_score_goes_to_the_frame_it_predicts():
+    n, T = 40, 8
+    starts = clip_starts(n, T, 1)
+    anomalous = np.zeros(n, bool)
+    anomalous[20:25] = True
+    clip = [float(anomalous[s + T - 1]) for s in starts]  # each clip scored by its last frame
+    per_frame = frame_scores(clip, starts, n, T, predicts=1)
+    np.testing.assert_array_equal(per_frame > 0.5, anomalous)
+    assert per_frame[: T - 1].tolist() == [clip[0]] * (T - 1)  # before the first predicted frame
+
+
 def test_eq11_normality_per_video():
     np.testing.assert_allclose(normality([2.0, 4.0, 3.0]), [1.0, 0.0, 0.5])
     np.testing.assert_array_equal(normality([5.0, 5.0]), [1.0, 1.0])
@@ -198,19 +209,22 @@ def test_bench_video_end_to_end(tmp_path, monkeypatch):
     assert (tmp_path / "out" / "models" / "memae_seed0" / "model.safetensors").exists()
 
 
-def fit_clip_model(epochs=3, **scoring):
-    """A tiny MemAE on 8-frame clips of a 16x16 moving square."""
+def fit_clip_model(epochs=3, model="memae", **scoring):
+    """A tiny MemAE (or another clip model) on 8-frame clips of a 16x16 moving square."""
     from memae import MemAEDetector
 
+    options = (
+        {"channels": [4, 8, 8], "context": 3} if "pred" in model else {"channels": [4, 4, 8, 8]}
+    )
     return MemAEDetector(
-        "memae",
+        model,
         epochs=epochs,
         lr=3e-3,
         batch_size=8,
         scaling="none",
         random_state=0,
         mem_slots=10,
-        model_options={"channels": [4, 4, 8, 8]},
+        model_options=options,
         **scoring,
     ).fit(ClipDataset([moving_square(40, size=16)], clip_len=8, stride=2))
 
@@ -223,21 +237,29 @@ def clip_model(tmp_path_factory):
     return det, folder / "m"
 
 
-def test_stream_matches_batch_scoring(clip_model):
+@pytest.fixture(scope="module")
+def predictor():
+    return fit_clip_model(model="memae-pred")
+
+
+@pytest.mark.parametrize("which", ["clip_model", "predictor"])
+def test_stream_matches_batch_scoring(which, request):
     from memae.bench.video import score_videos
     from memae.data.video import Video
     from memae.stream import score_stream
 
-    det, _ = clip_model
+    det = request.getfixturevalue(which)
+    det = det[0] if isinstance(det, tuple) else det
     frames = moving_square(30, size=16, anomalous={12, 13})
     seen = []
     res = score_stream(
-        det, iter(frames), top_k=3, batch_size=4, sink=lambda f, s, m: seen.append((f, s))
+        det, iter(frames), top_k=3, batch_size=4, sink=lambda f, s, m: seen.append((f, s, m))
     )
-    batch, _ = score_videos(det, [Video("v", frames)], clip_len=8, stride=1)
+    batch, maps = score_videos(det, [Video("v", frames)], clip_len=8, stride=1)
     np.testing.assert_allclose(res.scores, batch[0], rtol=1e-4)
-    assert [s for _, s in seen] == pytest.approx(res.scores.tolist(), rel=1e-6)
-    assert all(np.array_equal(f, g) for (f, _), g in zip(seen, frames, strict=True))
+    assert [s for _, s, _ in seen] == pytest.approx(res.scores.tolist(), rel=1e-6)
+    np.testing.assert_allclose(np.stack([m for _, _, m in seen]), maps[0], rtol=1e-4, atol=1e-7)
+    assert all(np.array_equal(f, g) for (f, _, _), g in zip(seen, frames, strict=True))
     assert len(res.worst) == 3 and res.worst[0][0] >= res.worst[-1][0]
 
 

@@ -321,8 +321,10 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
 
     def _warn_collapse(self) -> None:
         sign = collapse(self.memory_usage_)
-        if sign:
-            memory = self.model_.memory
+        memory = self.model_.memory
+        if sign and not hasattr(memory, "shrink_threshold"):  # MNAD's items: no such settings
+            log.warning("memory collapse: %s", sign)
+        elif sign:
             log.warning(
                 "memory collapse: %s. Address by cosine similarity and re-seed dead slots "
                 "(similarity='cosine', model_options reseed=10: conv2d's defaults), lower "
@@ -444,6 +446,11 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
         if isinstance(self.random_state, Integral):
             return int(self.random_state)
         return int(check_random_state(self.random_state).randint(2**31 - 1))
+
+    @property
+    def predicts_(self) -> int:
+        """Clips: the last frames the model predicts from the others (0: it reconstructs)."""
+        return int(self._fitted("model_").predicts)
 
     @property
     def labels_(self) -> np.ndarray:

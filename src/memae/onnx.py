@@ -111,6 +111,7 @@ def export(
         "threshold": repr(float(det.threshold_)),
         "scaling": det.scaler_.mode,
         "params": json.dumps(saved_params(det)),
+        "predicts": str(det.predicts_),
     }
     if table_encoding is not None:
         meta["table_encoding"] = json.dumps(table_encoding)
@@ -123,9 +124,9 @@ def export(
 
 class OnnxDetector:
     """A detector exported by ``export``, scored by onnxruntime with the torch detector's
-    outputs: ``decision_function``, ``predict``, ``error_maps``, ``score_maps``; ``threshold_``
-    and ``input_shape_`` as saved. ``threads``: onnxruntime's intra-op threads (``auto``: as
-    the torch detector chooses them)."""
+    outputs: ``decision_function``, ``predict``, ``error_maps``, ``score_maps``; ``threshold_``,
+    ``input_shape_`` and ``predicts_`` as saved. ``threads``: onnxruntime's intra-op threads
+    (``auto``: as the torch detector chooses them)."""
 
     def __init__(self, path: str | os.PathLike, threads: int | str = "auto") -> None:
         ort = _require("onnxruntime")
@@ -136,6 +137,7 @@ class OnnxDetector:
         self.scaling = meta["scaling"]
         self.params = json.loads(meta["params"])
         self.memae_version = meta["memae_version"]
+        self.predicts_ = int(meta.get("predicts", 0))  # files of before predictors: 0
         self.table_encoding = meta.get("table_encoding")
         setting = self.params.get("inference_batch_size", "auto")
         self.batch_size = resolve_inference_batch(setting, len(self.input_shape_))

@@ -42,14 +42,17 @@ class _Stream:
     def __init__(self, det: MemAEDetector, top_k: int, sink: FrameSink | None, batch_size: int):
         self.det, self.top_k, self.sink, self.batch_size = det, top_k, sink, batch_size
         self.clip_len = det.input_shape_[1]
-        self.predicts = det.model_.predicts
+        self.predicts = det.predicts_
         self.anchor = clip_anchor(self.clip_len, self.predicts)  # the clip frame a score is for
         self.window: deque[np.ndarray] = deque(maxlen=self.clip_len)
         self.pending: deque[np.ndarray] = deque()  # frames not yet given to the sink
         self.batch: list[np.ndarray] = []
         self.batch_starts: list[int] = []
         self.clip_scores: list[float] = []
-        self.centre_maps: dict[int, np.ndarray] = {}  # clip -> its centre frame's error map
+        self.centre_maps: dict[int, np.ndarray] = {}  # clip -> its anchor frame's error map
+        # the whole maps (T', h, w) of the first and the latest clip: the frames before the first
+        # anchor and after the last take their own map from them, as in batch scoring
+        self.end_maps: dict[int, np.ndarray] = {}
         self.worst: list[tuple[float, int, np.ndarray, np.ndarray]] = []  # min-heap, top_k
         self.n = 0
 
@@ -74,12 +77,22 @@ class _Stream:
             self.batch_starts, scores.tolist(), maps, self.batch, strict=True
         ):
             if self.sink is not None:
-                self.centre_maps[len(self.clip_scores)] = m[at].copy()
+                i = len(self.clip_scores)
+                self.centre_maps[i] = m[at].copy()
+                self.end_maps = {k: v for k, v in self.end_maps.items() if k == 0} | {i: m.copy()}
             self.clip_scores.append(score)
             self._keep_worst((score, start + self.anchor, clip[self.anchor].copy(), m[at].copy()))
         self.batch.clear()
         self.batch_starts.clear()
         self.emit(final=False)
+
+    def _map(self, frame: int, idx: int) -> np.ndarray:
+        """Frame ``frame``'s error map in clip ``idx``: its anchor's, or, before the first anchor
+        and after the last, the frame's own place in that clip."""
+        if frame - idx == self.anchor:
+            return self.centre_maps[idx]
+        whole = self.end_maps[idx]  # (T', h, w): the clip's last T' frames
+        return whole[min(max(frame - idx - (self.clip_len - len(whole)), 0), len(whole) - 1)]
 
     def _keep_worst(self, item: tuple[float, int, np.ndarray, np.ndarray]) -> None:
         if len(self.worst) < self.top_k:
@@ -92,8 +105,8 @@ class _Stream:
         done = self.n - len(self.pending)  # frames already given to the sink
         scored = len(self.clip_scores)
         while self.pending and (final or (scored and done - self.anchor < scored)):
-            idx = min(max(done - self.anchor, 0), scored - 1)
-            self.sink(self.pending.popleft(), self.clip_scores[idx], self.centre_maps[idx])
+            idx = min(max(done - self.anchor, 0), scored - 1)  # stride 1: clip idx starts at idx
+            self.sink(self.pending.popleft(), self.clip_scores[idx], self._map(done, idx))
             done += 1
             for old in [
                 k for k in self.centre_maps if k < min(max(done - self.anchor, 0), scored - 1)

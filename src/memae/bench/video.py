@@ -117,7 +117,7 @@ def score_videos(
     PIXEL_SIZE wide, taken from the clip whose anchor (centre, or predicted frame) is nearest
     each frame."""
     scores, maps = [], []
-    predicts = det.model_.predicts
+    predicts = det.predicts_
     for v in videos:
         clips = ClipDataset([v.frames], clip_len, stride)
         starts = np.array(clips.starts[0])
