@@ -63,6 +63,11 @@ CASES = {
         "clips",
         {"error_sigma": 1.0, "model_options": {"channels": [4, 8, 8], "context": 2}},
     ),
+    "pred-memae-pred-ms": (
+        "memae-pred-ms",
+        "clips",
+        {"model_options": {"channels": [4, 8, 8], "context": 3, "mem_slots": 12}},
+    ),
     "pred-mnad-pred": (
         "mnad-pred",
         "clips",

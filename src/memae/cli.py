@@ -800,9 +800,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--config",
         default="cpu",
-        choices=["paper", "cpu", "cpu-small"],
-        help="paper: 256x256, channels 96-128-256-256, N = 2000; cpu: 128x128, "
-        "16-32-64-64, N = 500; cpu-small: 64x64 (see memae.bench.video.CONFIGS)",
+        choices=["paper", "paper-short", "cpu", "cpu-small"],  # memae.bench.video.CONFIGS
+        help="paper: 256x256, channels 96-128-256-256, N = 2000; paper-short: the same on "
+        "every 2nd training clip for 30 epochs; cpu: 128x128, 16-32-64-64, N = 500; "
+        "cpu-small: 64x64 (see memae.bench.video.CONFIGS)",
     )
     p.add_argument(
         "--models",

@@ -7,7 +7,7 @@ VAE variants; erasers (``restore.py``) make ARNet.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor, nn
@@ -41,6 +41,8 @@ class Backbone:
     memory_slots: int  # the paper's N for this family and input
     memory_on: str  # "flat": one query per sample; "location": one per feature-map position
     predicts: int = 0  # clips: the last frames predicted from the others (0: reconstruction)
+    # U-Nets: (C, *S) of each skip connection the decoder uses, finest first, by level
+    skip_shapes: dict[int, tuple[int, ...]] = field(default_factory=dict)
 
 
 class Autoencoder(nn.Module):
@@ -63,10 +65,15 @@ class Autoencoder(nn.Module):
         erasers: list[str] | None = None,
         normalize_views: bool = False,
         head: Head | None = None,
+        skip_bottlenecks: dict[int, Bottleneck] | None = None,
     ) -> None:
         super().__init__()
         self.encoder = backbone.encoder
         self.bottleneck = bottleneck
+        # memories on U-Net skip levels (memory at more than one scale), by level
+        self.skip_bottlenecks = nn.ModuleDict(
+            {str(k): b for k, b in sorted((skip_bottlenecks or {}).items())}
+        )
         self.decoder = backbone.decoder
         self.latent_shape = backbone.latent_shape
         self.predicts = backbone.predicts
@@ -100,6 +107,11 @@ class Autoencoder(nn.Module):
     def forward(self, x: Tensor) -> ModelOutput:
         z, skips = self.encode(x)
         z_hat, weights, aux = self.bottleneck(z)
+        if len(self.skip_bottlenecks):
+            skips = list(skips)
+            for level, b in self.skip_bottlenecks.items():
+                skips[int(level)], _, term = b(skips[int(level)])
+                aux = aux + term
         x_hat = self.decode(z_hat, skips)
         if self.head is None:
             return ModelOutput(x_hat, weights, aux)

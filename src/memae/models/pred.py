@@ -56,7 +56,8 @@ def build_pred(
         raise ValueError(f"skips must be in [0, {levels}] for {len(channels)} widths, got {skips}")
     sizes = level_sizes((h, w), len(channels))
     encoder = ContextEncoder(c, int(context), channels)
-    decoder = FrameDecoder(UNetDecoder(c, channels, sizes, skips))
+    unet = UNetDecoder(c, channels, sizes, skips)
+    decoder = FrameDecoder(unet)
     return Backbone(
         encoder,
         decoder,
@@ -64,4 +65,5 @@ def build_pred(
         memory_slots=500,
         memory_on="location",
         predicts=1,
+        skip_shapes=unet.skip_shapes(channels, sizes),
     )

@@ -14,7 +14,7 @@ from typing import Any
 
 from . import dagmm, dcn, mnad  # noqa: F401  (registers the heads and MNAD's bottleneck)
 from .base import Autoencoder, Backbone
-from .bottlenecks import BOTTLENECKS
+from .bottlenecks import BOTTLENECKS, Bottleneck
 from .dsebm import ENERGY_DEFAULTS, EnergyModel
 from .heads import HEADS
 from .pixelcnn import PIXELCNN_DEFAULTS, PixelCNN
@@ -60,6 +60,12 @@ VARIANTS: dict[str, Variant] = {
     "ae-pred": Variant("none", summary="U-Net predicting a clip's last frame", family="pred"),
     "memae-pred": Variant("memory", summary="ae-pred with MemAE's memory", family="pred"),
     "mnad-pred": Variant("mnad", summary="MNAD's prediction model", family="pred"),
+    "memae-pred-ms": Variant(
+        "memory",
+        {"memory_scales": 3},
+        "memae-pred with memories on its 2 coarsest skips too",
+        family="pred",
+    ),
     "vae": Variant("gaussian", summary="variational autoencoder scored by reconstruction error"),
     "arnet": Variant(
         "none", summary="ARNet: U-Net restoring erased attributes", family="unet", restore=True
@@ -82,7 +88,10 @@ VARIANTS: dict[str, Variant] = {
 # ARNet's (models/restore.py) and where the memory sits.
 # Any variant accepts all of them, so that one spec can serve a table of variants; each is used
 # only by what declares it.
-LAYOUT_DEFAULTS: dict[str, Any] = {"memory_on": None}  # "flat" | "location"; None: the family's
+LAYOUT_DEFAULTS: dict[str, Any] = {
+    "memory_on": None,  # "flat" | "location"; None: the family's
+    "memory_scales": 1,  # U-Nets: also a memory on each of the coarsest memory_scales - 1 skips
+}
 BOTTLENECK_DEFAULTS: dict[str, Any] = {
     **BOTTLENECKS.defaults(),
     **HEADS.defaults(),
@@ -186,6 +195,7 @@ def create_model(
     bottleneck = BOTTLENECKS.build(
         variant.bottleneck, opts, width, backbone.memory_slots, _prod(input_shape), positions
     )
+    skip_bottlenecks = _skip_bottlenecks(variant, opts, backbone, _prod(input_shape))
     erasers = eraser_names(opts["erasers"], variant.restore, input_shape)
     # a head sees the code flattened
     head = HEADS.build(variant.head, opts, _prod(backbone.latent_shape)) if variant.head else None
@@ -196,7 +206,32 @@ def create_model(
         erasers=erasers,
         normalize_views=bool(opts["normalize_views"]),
         head=head,
+        skip_bottlenecks=skip_bottlenecks,
     )
+
+
+def _skip_bottlenecks(
+    variant: Variant, opts: dict[str, Any], backbone: Backbone, numel: int
+) -> dict[int, Bottleneck]:
+    """The variant's bottleneck, per location, on the coarsest ``memory_scales`` - 1 skips."""
+    extra = int(opts["memory_scales"]) - 1
+    levels = sorted(backbone.skip_shapes)[::-1][: max(extra, 0)]  # coarsest first
+    if extra < 0 or len(levels) < extra:
+        raise ValueError(
+            f"memory_scales must be in [1, {len(backbone.skip_shapes) + 1}] for this "
+            f"network (its skip connections + 1), got {opts['memory_scales']}"
+        )
+    return {
+        i: BOTTLENECKS.build(
+            variant.bottleneck,
+            opts,
+            backbone.skip_shapes[i][0],
+            backbone.memory_slots,
+            numel,
+            _prod(backbone.skip_shapes[i][1:]),
+        )
+        for i in levels
+    }
 
 
 def _prod(values: Any) -> int:

@@ -67,6 +67,12 @@ class UNetDecoder(nn.Module):
             self.fuse.append(_block((2 if self.skip[i] else 1) * channels[i], channels[i]))
         self.head = nn.Conv2d(channels[0], out_ch, 1)
 
+    def skip_shapes(
+        self, channels: Sequence[int], sizes: Sequence[tuple[int, int]]
+    ) -> dict[int, tuple[int, ...]]:
+        """(C, h, w) of each level whose skip this decoder takes."""
+        return {i: (int(channels[i]), *sizes[i]) for i, used in enumerate(self.skip) if used}
+
     def forward(self, z: Tensor, skips: list[Tensor]) -> Tensor:
         h = z
         for i in range(len(self.ups) - 1, -1, -1):
@@ -99,5 +105,10 @@ def build_unet(
     encoder = UNetEncoder(c, channels)
     decoder = UNetDecoder(c, channels, sizes, skips)
     return Backbone(
-        encoder, decoder, (channels[-1], *sizes[-1]), memory_slots=500, memory_on="location"
+        encoder,
+        decoder,
+        (channels[-1], *sizes[-1]),
+        memory_slots=500,
+        memory_on="location",
+        skip_shapes=decoder.skip_shapes(channels, sizes),
     )
