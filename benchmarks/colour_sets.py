@@ -72,7 +72,7 @@ def _save(path: Path, image: np.ndarray) -> None:
     Image.fromarray((np.clip(image, 0, 1) * 255).round().astype(np.uint8)).save(path)
 
 
-def digits(out: Path, train: int = 1000, test: int = 200, seed: int = 0) -> None:
+def digits(out: Path, train: int = 500, test: int = 100, seed: int = 0) -> None:
     """Write the colour-digit category to ``out`` (see the module docstring)."""
     rng = np.random.default_rng(seed)
     train_x = read_idx(MNIST / "train-images-idx3-ubyte.gz")[:train, 0]
@@ -102,8 +102,8 @@ def main() -> None:
     sub.add_parser("ped2").add_argument("out", type=Path)
     p = sub.add_parser("digits")
     p.add_argument("out", type=Path)
-    p.add_argument("--train", type=int, default=1000)
-    p.add_argument("--test", type=int, default=200, help="per defect type, and good")
+    p.add_argument("--train", type=int, default=500)
+    p.add_argument("--test", type=int, default=100, help="per defect type, and good")
     p.add_argument("--seed", type=int, default=0)
     a = ap.parse_args()
     if a.set == "ped2":
