@@ -78,7 +78,7 @@ def test_detects_shifted_blobs_and_thresholds_without_labels(blobs):
     assert set(np.unique(det.predict(anomalies))) <= {0, 1}
     assert det.predict(anomalies).mean() > 0.8
     assert det.predict(anomalies, threshold=1e9).sum() == 0
-    np.testing.assert_array_equal(det.score_samples(anomalies), det.decision_function(anomalies))
+    np.testing.assert_array_equal(det.score_samples(anomalies), -det.decision_function(anomalies))
     usage = det.memory_usage_
     assert 0 < usage["slots_addressed"] <= 50 and usage["mean_nonzero_per_query"] > 0
     w = det.addressing(normal)

@@ -10,6 +10,7 @@ import dataclasses
 import logging
 import math
 import os
+import weakref
 from collections.abc import Iterator
 from numbers import Integral
 from pathlib import Path
@@ -346,8 +347,9 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
         return scores, maps
 
     def score_samples(self, X: Any) -> np.ndarray:
-        """Same as ``decision_function``: memae follows PyOD, higher = more anomalous."""
-        return self.decision_function(X)
+        """scikit-learn's sign, as ``IsolationForest.score_samples``: higher = more normal, the
+        negative of ``decision_function`` (which follows PyOD: higher = more anomalous)."""
+        return -self.decision_function(X)
 
     def predict(self, X: Any, threshold: float | None = None) -> np.ndarray:
         """0 = normal, 1 = anomaly; ``threshold`` overrides the learned ``threshold_``."""
@@ -448,6 +450,11 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
         return int(check_random_state(self.random_state).randint(2**31 - 1))
 
     @property
+    def n_features_in_(self) -> int:
+        """Values per sample seen in ``fit``: d for tables, c*h*w for images, c*t*h*w for clips."""
+        return int(np.prod(self._fitted("input_shape_")))
+
+    @property
     def predicts_(self) -> int:
         """Clips: the last frames the model predicts from the others (0: it reconstructs)."""
         return int(self._fitted("model_").predicts)
@@ -500,11 +507,9 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
         """``threads`` for a scoring pass; the FLOPs of a batch are counted once per model."""
         if next(self.model_.parameters()).device.type != "cpu":
             return torch.get_num_threads()  # a GPU scores; the CPU threads hardly matter
-        key = (id(self.model_), self._inference_batch())
-        if getattr(self, "_batch_flops", (None, 0.0))[0] != key:
-            per_sample = step_flops(self.model_, self.input_shape_, train=False)
-            self._batch_flops = (key, per_sample * key[1])
-        return resolve_threads(self.threads, lambda: self._batch_flops[1])
+        batch = self._inference_batch()
+        flops = lambda: _sample_flops(self.model_, tuple(self.input_shape_)) * batch  # noqa: E731
+        return resolve_threads(self.threads, flops)
 
     @torch.no_grad()
     def _view_errors(self, data: Samples) -> Tensor:
@@ -537,6 +542,18 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
                 meter.update(out.model.weights)
         all_scores = checked_scores(scores, ranges if check_range else None, self.scaler_.mode)
         return all_scores, (np.concatenate(error_maps) if maps else None)
+
+
+# the FLOPs of one sample per fitted network, counted once: a cache beside the estimator, so
+# that scoring leaves the estimator's own state unchanged
+_FLOPS: weakref.WeakKeyDictionary[Autoencoder, dict] = weakref.WeakKeyDictionary()
+
+
+def _sample_flops(net: Autoencoder, shape: tuple[int, ...]) -> float:
+    known = _FLOPS.setdefault(net, {})
+    if shape not in known:
+        known[shape] = step_flops(net, shape, train=False)
+    return known[shape]
 
 
 def _warn_if_oversized(net: Autoencoder, values: int) -> None:

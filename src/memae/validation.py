@@ -6,10 +6,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
+import scipy.sparse
 import torch
 from torch.utils.data import Dataset
 
-from .errors import InputError
+from .errors import InputError, NonNumericError
 
 KINDS = {2: "vectors (n, d)", 4: "images (n, c, h, w)", 5: "clips (n, c, t, h, w)"}
 
@@ -17,27 +18,49 @@ KINDS = {2: "vectors (n, d)", 4: "images (n, c, h, w)", 5: "clips (n, c, t, h, w
 def check_array(X: Any, name: str = "X", min_samples: int = 1) -> np.ndarray:
     """-> a real numeric array of rank 2, 4 or 5 with finite values and at least
     ``min_samples`` rows, in its own dtype (a memory map stays one: checked block by block)."""
-    if isinstance(X, torch.Tensor):
-        X = X.detach().cpu().numpy()
-    try:
-        arr = np.asarray(X)
-    except (ValueError, TypeError) as exc:  # ragged lists
-        raise InputError(f"{name} cannot be read as an array: {exc}") from None
-    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
-        raise InputError(f"{name} has non-numeric values (dtype {arr.dtype}); encode them first")
-    if np.iscomplexobj(arr):
-        raise InputError(f"{name} holds complex numbers (dtype {arr.dtype}); give real values")
+    arr = _numeric(X, name)
     if arr.ndim not in KINDS:
-        hint = " (add a channel axis for grayscale images: X[:, None])" if arr.ndim == 3 else ""
+        hint = {
+            1: " (Reshape your data: X.reshape(-1, 1) for one feature, X.reshape(1, -1) for "
+            "one sample)",
+            3: " (add a channel axis for grayscale images: X[:, None])",
+        }.get(arr.ndim, "")
         raise InputError(
             f"{name} has shape {arr.shape}; expected {', '.join(KINDS.values())}{hint}"
         )
-    if arr.shape[0] == 0 or arr.size == 0:
-        raise InputError(f"{name} is empty (shape {arr.shape})")
+    if arr.size == 0:  # scikit-learn's wording
+        what = "sample(s)" if arr.shape[0] == 0 else "feature(s)"
+        raise InputError(
+            f"{name} is empty: 0 {what} (shape={arr.shape}) while a minimum of "
+            f"{max(min_samples, 1) if arr.shape[0] == 0 else 1} is required."
+        )
     if arr.shape[0] < min_samples:
         raise InputError(f"{name} has {arr.shape[0]} sample(s); at least {min_samples} needed")
     if np.issubdtype(arr.dtype, np.floating):
         _check_values(arr, name)
+    return arr
+
+
+def _numeric(X: Any, name: str) -> np.ndarray:
+    """X as a real numeric array (numbers held as Python objects converted), or an error."""
+    if isinstance(X, torch.Tensor):
+        X = X.detach().cpu().numpy()
+    if scipy.sparse.issparse(X):
+        raise InputError(f"{name} is a sparse matrix: sparse input is not supported (X.toarray())")
+    try:
+        arr = np.asarray(X)
+        if arr.dtype == object:
+            arr = arr.astype(np.float64)
+    except TypeError as exc:  # objects that are not numbers
+        raise NonNumericError(f"{name} has non-numeric values ({exc}); encode them first") from None
+    except ValueError as exc:  # ragged lists, or strings
+        raise InputError(f"{name} cannot be read as numbers: {exc}") from None
+    if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+        raise NonNumericError(
+            f"{name} has non-numeric values (dtype {arr.dtype}); encode them first"
+        )
+    if np.iscomplexobj(arr):
+        raise InputError(f"{name}: Complex data not supported (dtype {arr.dtype}); give reals")
     return arr
 
 
@@ -95,8 +118,14 @@ def first_item(item: Any) -> Any:
 
 
 def check_shape(sample_shape: tuple, expected: tuple, name: str = "X") -> None:
-    if tuple(sample_shape) != tuple(expected):
+    if tuple(sample_shape) == tuple(expected):
+        return
+    if len(sample_shape) == len(expected) == 1:  # scikit-learn's wording, for tables
         raise InputError(
-            f"{name} samples have shape {tuple(sample_shape)} but the model was trained on "
-            f"{tuple(expected)}"
+            f"{name} has {sample_shape[0]} features, but MemAEDetector is expecting "
+            f"{expected[0]} features as input (the model was trained on {tuple(expected)})"
         )
+    raise InputError(
+        f"{name} samples have shape {tuple(sample_shape)} but the model was trained on "
+        f"{tuple(expected)}"
+    )
