@@ -12,6 +12,7 @@ gathered over the ranks, so every rank ends with the same fitted detector; rank 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 from dataclasses import dataclass
 from datetime import timedelta
@@ -124,8 +125,12 @@ def local_device(device: torch.device) -> torch.device:
 
 
 def leave() -> None:
-    """End the process group, if there is one (at exit, registered by ``join``)."""
+    """End the process group, if there is one (at exit, registered by ``join``), once every rank
+    has come this far: a rank that tore its group down while another still wrote (rank 0 saving
+    the model) could abort that one from gloo's threads."""
     if dist.is_available() and dist.is_initialized():
+        with contextlib.suppress(RuntimeError):  # a rank already gone: nothing to wait for
+            dist.barrier()
         dist.destroy_process_group()
 
 
