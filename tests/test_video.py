@@ -178,7 +178,6 @@ def test_bench_video_end_to_end(tmp_path, monkeypatch):
             "size": (32, 32),
             "clip_len": 8,
             "train_stride": 2,
-            "test_stride": 1,
             "channels": [4, 8, 8, 8],
             "mem_slots": 20,
             "shrink_threshold": None,
@@ -255,7 +254,7 @@ def test_stream_matches_batch_scoring(which, request):
     res = score_stream(
         det, iter(frames), top_k=3, batch_size=4, sink=lambda f, s, m: seen.append((f, s, m))
     )
-    batch, maps = score_videos(det, [Video("v", frames)], clip_len=8, stride=1)
+    batch, maps = score_videos(det, [Video("v", frames)])
     np.testing.assert_allclose(res.scores, batch[0], rtol=1e-4)
     assert [s for _, s, _ in seen] == pytest.approx(res.scores.tolist(), rel=1e-6)
     np.testing.assert_allclose(np.stack([m for _, _, m in seen]), maps[0], rtol=1e-4, atol=1e-7)
@@ -356,7 +355,7 @@ def test_video_scores_are_decision_function(sigma, top, tmp_path, capsys):
     lines = (tmp_path / "out" / "frame_scores.csv").read_text().splitlines()[1:]
     cli = np.array([float(line.split(",")[2]) for line in lines])
     np.testing.assert_allclose(cli, expected, rtol=1e-5)
-    bench, _ = score_videos(det, [Video("01", frames)], clip_len=8, stride=1)
+    bench, _ = score_videos(det, [Video("01", frames)])
     np.testing.assert_allclose(bench[0], expected, rtol=1e-6)
 
 

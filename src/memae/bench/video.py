@@ -1,8 +1,9 @@
 """``memae bench video``: MemAE Table 2 (frame-level AUC on UCSD Ped2 and alike).
 
-Per seed and model: train the 3-D conv model on clips of the training videos, score every clip
-of every test video, turn clip scores into frame scores (``memae.data.clips.frame_scores``: a
-clip's score goes to its centre frame, the ends take the nearest centre), normalise per video
+Per seed and model: train the clip model on clips of the training videos, score every frame of
+every test video as ``memae score`` does (``memae.stream``: stride-1 clips, a clip's score goes
+to its anchor frame, the centre or a predictor's predicted frame, and the ends take the nearest
+anchor's), normalise per video
 (Eq. 11), and report the micro AUC (all frames concatenated, the paper's figure), the macro
 AUC (mean over videos) and the pixel AUROC of the error maps against the masks.
 """
@@ -21,10 +22,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from sklearn.metrics import roc_auc_score
-from torch.utils.data import Subset
 
 from .. import plots
-from ..data.clips import ClipDataset, clip_anchor, frame_scores
+from ..data.clips import ClipDataset
 from ..data.video import Video, load_video_dataset
 from ..detector import MemAEDetector
 from ..distributed import is_first_rank
@@ -32,6 +32,7 @@ from ..errors import InputError
 from ..io import atomic_write_text
 from ..metrics import macro_auc, micro_auc
 from ..scoring import normality
+from ..stream import score_stream
 from ..timing import module_time
 from .common import parse_model, slug, training_overrides
 from .results import ResultsTable, mean_std, memory_markdown, stamp, whole_fits
@@ -45,7 +46,6 @@ _CPU: dict[str, Any] = {
     "size": (128, 128),
     "clip_len": 16,
     "train_stride": 2,
-    "test_stride": 1,
     "channels": [16, 32, 64, 64],
     "mem_slots": 500,
     "shrink_threshold": None,
@@ -114,39 +114,29 @@ def _training(cfg: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def score_videos(
-    det: MemAEDetector, videos: list[Video], clip_len: int, stride: int
-) -> tuple[list[np.ndarray], list[np.ndarray]]:
+def score_videos(det: MemAEDetector, videos: list[Video]) -> tuple[list[np.ndarray], list]:
     """-> per video: frame anomaly scores (t,), and per-frame error maps (t, h', w') at most
-    PIXEL_SIZE wide, taken from the clip whose anchor (centre, or predicted frame) is nearest
-    each frame."""
+    PIXEL_SIZE wide. Every frame is scored by the one clip scorer that ``memae score`` and
+    streaming use (``memae.stream.score_stream``: stride-1 clips, a clip's score and map given
+    to its anchor frame)."""
     scores, maps = [], []
-    predicts = det.predicts_
     for v in videos:
-        clips = ClipDataset([v.frames], clip_len, stride)
-        starts = np.array(clips.starts[0])
-        anchors = starts + clip_anchor(clip_len, predicts)
-        clip_scores, clip_maps = [], []
-        for chunk in np.array_split(np.arange(len(clips)), max(1, len(clips) // 64)):
-            part, m = det.score_maps(Subset(clips, chunk.tolist()))  # (k,), (k, T, H, W)
-            clip_scores.append(part)
-            clip_maps.append(_shrink(torch.from_numpy(m)))
-        s = np.concatenate(clip_scores)
-        all_maps = torch.cat(clip_maps)  # (clips, T', h', w'): the clip's last T' frames
-        t = np.arange(len(v.frames))
-        nearest = np.abs(t[:, None] - anchors[None]).argmin(1)
-        first = clip_len - all_maps.shape[1]  # the clip frame of the maps' first
-        offset = np.clip(t - starts[nearest] - first, 0, all_maps.shape[1] - 1)
-        maps.append(all_maps[nearest, offset].numpy())
-        scores.append(frame_scores(s, starts.tolist(), len(v.frames), clip_len, predicts))
+        small: list[np.ndarray] = []
+        result = score_stream(det, iter(v.frames), top_k=0, sink=partial(_keep_map, small))
+        scores.append(result.scores)
+        maps.append(_shrink(torch.from_numpy(np.stack(small))).numpy())
     return scores, maps
 
 
+def _keep_map(kept: list[np.ndarray], frame: np.ndarray, score: float, m: np.ndarray) -> None:
+    kept.append(m)
+
+
 def _shrink(maps: torch.Tensor) -> torch.Tensor:
-    """(k, T, H, W) -> (k, T, h', w') with max(h', w') <= PIXEL_SIZE (average pooling)."""
+    """(t, H, W) -> (t, h', w') with max(h', w') <= PIXEL_SIZE (average pooling)."""
     h, w = maps.shape[-2:]
     f = max(1, int(np.ceil(max(h, w) / PIXEL_SIZE)))
-    return maps if f == 1 else F.avg_pool2d(maps.flatten(0, 1), f).unflatten(0, maps.shape[:2])
+    return maps if f == 1 else F.avg_pool2d(maps[:, None], f)[:, 0]
 
 
 def pixel_auroc(videos: list[Video], maps: list[np.ndarray]) -> float:
@@ -175,11 +165,9 @@ class VideoScores:
     memory_s: float
 
 
-def score_test_videos(
-    clip_len: int, stride: int, det: MemAEDetector, videos: list[Video]
-) -> VideoScores:
+def score_test_videos(det: MemAEDetector, videos: list[Video]) -> VideoScores:
     with module_time(det.model_.memory) as memory_time:
-        scores, maps = score_videos(det, videos, clip_len, stride)
+        scores, maps = score_videos(det, videos)
     return VideoScores(scores, maps, memory_time.seconds)
 
 
@@ -195,7 +183,6 @@ def run(bench: VideoBench) -> ResultsTable:
     table = ResultsTable(bench.out / "results.csv", KEY)
     train = ClipDataset([v.frames for v in data.train], cfg["clip_len"], cfg["train_stride"])
     labels = [v.labels for v in data.test]
-    score = partial(score_test_videos, cfg["clip_len"], cfg["test_stride"])
 
     def row(job: Job, det: Any, result: VideoScores, info: dict[str, Any]) -> dict[str, Any]:
         spec, seed = job.spec, job.seed
@@ -241,7 +228,7 @@ def run(bench: VideoBench) -> ResultsTable:
             _training(cfg),
             bench.device,
             lambda: (train, data.test),
-            score=score,
+            score=score_test_videos,
         )
         for seed in bench.seeds
         for spec in bench.models
