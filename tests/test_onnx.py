@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
+from conftest import shared_data
 from memae import CheckpointError, InputError, MemAEDetector
 from memae.cli import main
 from memae.data.sample import load_mnist_sample
@@ -19,7 +20,6 @@ ort = pytest.importorskip("onnxruntime", reason="ONNX tests need pip install 'me
 pytest.importorskip("onnx", reason="ONNX tests need pip install 'memae[onnx]'")
 from memae.onnx import OnnxDetector, export  # noqa: E402
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 RTOL, ATOL = 1e-4, 1e-6
 FAST = {"epochs": 2, "random_state": 0, "threads": 1, "lr": 3e-3}
 
@@ -208,21 +208,14 @@ def test_without_onnx_installed_export_says_what_to_install(monkeypatch, blobs, 
         OnnxDetector(tmp_path / "m.onnx")
 
 
-def _shared(path: str) -> Path:
-    full = SHARED / path
-    if not full.exists():
-        pytest.skip(f"benchmark data {full} is absent (see ../shared/data/README.md)")
-    return full
-
-
 def test_parity_on_odds_and_kdd_rows(tmp_path):
     from memae.data.readers import read_data
 
-    thyroid = read_data(_shared("odds/thyroid.mat"))
+    thyroid = read_data(shared_data("odds/thyroid.mat"))
     X, y = thyroid.X.astype(np.float32), thyroid.y
     det = MemAEDetector(**FAST, error_top=0.5).fit(X[y == 0][:2000])
     _parity(det, OnnxDetector(export(det, tmp_path / "odds.onnx")), X, y)
-    with np.load(_shared("kddcup99/kdd_cup.npz")) as z:
+    with np.load(shared_data("kddcup99/kdd_cup.npz")) as z:
         kdd = z["kdd"][:6000]
     Xk, yk = kdd[:, :-1].astype(np.float32), kdd[:, -1]
     det = MemAEDetector(**FAST).fit(Xk[yk == 1][:3000])
@@ -233,7 +226,7 @@ def test_parity_on_ped2_clips(tmp_path):
     from memae.bench.video import load_video_dataset
     from memae.data.clips import ClipDataset
 
-    data = load_video_dataset(_shared("ucsd_ped2"), (32, 32))
+    data = load_video_dataset(shared_data("ucsd_ped2"), (32, 32))
     train = ClipDataset([v.frames[:40] for v in data.train[:2]], 8, 4)
     clips = np.stack([train[i].numpy() for i in range(len(train))])
     det = MemAEDetector(

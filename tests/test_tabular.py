@@ -9,6 +9,7 @@ import pytest
 import scipy.io
 import torch
 
+from conftest import shared_data
 from memae import InputError, MemAEDetector
 from memae.bench.baselines import pyod_available
 from memae.bench.common import make_detector
@@ -60,11 +61,7 @@ def test_kdd_reader_errors(tmp_path):
 
 
 def test_real_kdd_width_is_118():
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[2] / "shared/data/kddcup99/kdd_cup.npz"
-    if not path.exists():
-        pytest.skip(f"benchmark data {path} is absent (see ../shared/data/README.md)")
+    path = shared_data("kddcup99/kdd_cup.npz")
     data = read_kddcup_npz(path)
     assert data.X.shape == (494021, 118) and data.y.sum() == 97278
 
