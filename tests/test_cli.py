@@ -300,3 +300,22 @@ def _umask():
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def test_train_dry_run_prints_the_plan_and_writes_nothing(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    np.savetxt(tmp_path / "t.csv", rng.normal(size=(200, 5)), delimiter=",")
+    out = tmp_path / "new" / "model"
+    code, text, err = run(capsys, "train", tmp_path / "t.csv", "--out", out, "--dry-run")
+    assert code == 0, err
+    plan = dict(line.split(": ", 1) for line in text.splitlines()[1:])
+    assert plan["family"] == "mlp" and plan["samples"] == "200" and plan["held_out"] == "20"
+    assert int(plan["epochs"]) > 0 and plan["scaling"] == "minmax" and plan["device"] == "cpu"
+    assert not (tmp_path / "new").exists()  # nothing written
+    from memae import MemAEDetector
+
+    code, _, err = run(capsys, "train", tmp_path / "t.csv", "--out", out, "--epochs", 1)
+    assert code == 0, err
+    saved = MemAEDetector.load(out).plan_
+    assert saved.family == "mlp" and saved.epochs == 1 and saved.held_out == 20
+    assert saved.train_rows == 180 and saved.scaling == "minmax"

@@ -36,6 +36,7 @@ from .fitting import Schedule, TrainHistory, fault_point, resolve_device
 from .io import usual_modes
 from .models import create_model, family_defaults, resolve_family
 from .models.registry import BOTTLENECK_DEFAULTS
+from .plan import RunPlan
 from .preprocessing import Scaler
 
 if TYPE_CHECKING:
@@ -71,6 +72,8 @@ def save(det: MemAEDetector, path: str | os.PathLike) -> None:
         "family_defaults": det.family_defaults_,  # those the network was built with
         "memory_usage": det.memory_usage_,
         "run": getattr(det, "run_", None),  # how it was trained: ranks, backend, precision
+        # every auto setting as the fit resolved it (memae.plan)
+        "plan": det.plan_.as_dict() if getattr(det, "plan_", None) else None,
         "tensors": {k: list(v.shape) for k, v in tensors.items()},
     }
     write(path, config, tensors)
@@ -127,6 +130,11 @@ def load(cls: type[MemAEDetector], path: str | os.PathLike, device: str | None) 
     det.memory_usage_ = config.get("memory_usage")
     if config.get("run") is not None:
         det.run_ = config["run"]
+    if config.get("plan") is not None:
+        try:
+            det.plan_ = RunPlan(**config["plan"])
+        except TypeError as exc:
+            raise CheckpointError(f"{path}/config.json has a malformed plan: {exc}") from None
     det.decision_scores_ = tensors["decision_scores"].double().numpy()
     return det
 
@@ -166,6 +174,7 @@ KNOWN_KEYS = {
     "family_defaults",
     "memory_usage",
     "run",
+    "plan",
     "tensors",
     "files",
 }

@@ -180,23 +180,20 @@ def _class_value(labels: np.ndarray, text: str):
 
 # ----------------------------------------------------------------------------- verbs
 def cmd_train(args: argparse.Namespace) -> None:
-    _output(args.out, "--out", args.data, args.labels)
+    if not args.dry_run:
+        _output(args.out, "--out", args.data, args.labels)
     data = _read(args, args.data)
-    X = data.X
-    if args.normal_class is not None:
-        labels = read_labels(args.labels) if args.labels else data.y
-        if labels is None:
-            raise InputError("--normal-class needs labels: pass --labels FILE or --label-column")
-        if len(labels) != len(X):
-            raise InputError(f"{len(X)} samples but {len(labels)} labels")
-        X = X[labels == _class_value(labels, args.normal_class)]
-        if len(X) == 0:
-            raise InputError(f"no samples of class {args.normal_class!r} in {args.data}")
+    X = _normal_rows(args, data)
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out} is a file; give a folder for the model")
     params = {p.name: getattr(args, p.name) for p in PARAMS if p.name in TRAIN_PARAMS}
     det = MemAEDetector(**params, verbose=0 if args.quiet else 1)
+    if args.dry_run:  # the plan, every auto setting resolved; nothing trained or written
+        print(
+            f"memae train {args.model} on {args.data}: would train with\n{det.plan(X).describe()}"
+        )
+        return
     state = train_state_dir(out)
     with _stop_on_signals(state, args.resume):
         det.fit(X, state_dir=state, resume=args.resume, keep_state=True)
@@ -222,6 +219,21 @@ def cmd_train(args: argparse.Namespace) -> None:
         f"trained {args.model} on {len(X)} samples of shape {det.input_shape_}; best epoch "
         f"{det.history_.best_epoch + 1}, threshold {det.threshold_:.6g}{extra}; saved to {out}"
     )
+
+
+def _normal_rows(args: argparse.Namespace, data: Loaded) -> Any:
+    """The samples to train on: all, or those of ``--normal-class``."""
+    if args.normal_class is None:
+        return data.X
+    labels = read_labels(args.labels) if args.labels else data.y
+    if labels is None:
+        raise InputError("--normal-class needs labels: pass --labels FILE or --label-column")
+    if len(labels) != len(data.X):
+        raise InputError(f"{len(data.X)} samples but {len(labels)} labels")
+    X = data.X[labels == _class_value(labels, args.normal_class)]
+    if len(X) == 0:
+        raise InputError(f"no samples of class {args.normal_class!r} in {args.data}")
+    return X
 
 
 def train_state_dir(out: Path) -> Path:
@@ -614,6 +626,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--labels", metavar="FILE", help="labels of DATA, to select --normal-class")
     p.add_argument("--normal-class", metavar="K", help="train only on samples of this class")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the run plan (every auto setting resolved: epochs, batch, lr, scaling, "
+        "device, threads, workers) and stop: nothing is trained or written",
+    )
     p.add_argument(
         "--resume",
         action="store_true",

@@ -40,6 +40,8 @@ from .fitting import (
 from .memory import UsageMeter, collapse
 from .models import Autoencoder, create_model, family_defaults, resolve_family
 from .params import MODEL_KEYS, check_params
+from .plan import RunPlan
+from .preprocessing import resolve_mode
 from .runtime import cpu_count, local_processes, resolve_threads, step_flops, torch_threads
 from .samples import Samples
 from .scoring import ScoreOutput, Scorer, checked_scores, quantile_threshold
@@ -183,32 +185,27 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
 
         check -> split and seed -> build -> fit the network (``memae.fitting``) -> calibrate
         ARNet's views -> score the data -> threshold on the held-out scores."""
-        self._check_params()
         if resume not in (True, False, "auto"):
             raise InputError(f"resume must be True, False or 'auto', not {resume!r}")
         data = Samples(X, "X", min_samples=2)
+        device = distributed.local_device(resolve_device(self._checked().device))
         self._check_data(data.shape)
-        device = distributed.local_device(resolve_device(self.device))
         world = distributed.join(device)
         seed = distributed.gather(world, self._seed())[0]  # rank 0's, when drawn at random
         generator = seed_everything(seed)
         val_idx, train_idx = split_indices(len(data), self.validation_fraction, generator)
-        family = resolve_family(self.model, data.shape, self.family)
-        schedule = resolve_schedule(family, len(train_idx), self.epochs, self.batch_size, self.lr)
-        if min(schedule.batch_size, len(train_idx)) < world.size:
-            raise InputError(
-                f"{world.size} ranks need a batch_size and training rows of at least as many "
-                f"(batch_size {schedule.batch_size}, {len(train_idx)} training rows)"
-            )
-        distributed.check_same(world, "data and schedule", (len(data), data.shape, schedule))
         net = self._build(data.shape)
-        self.family_defaults_ = family_defaults(family)  # saved with it (memae.checkpoint)
+        plan = self._plan(data, len(train_idx), net, device, world)
+        schedule = Schedule(plan.epochs, plan.batch_size, plan.lr)
+        distributed.check_same(world, "data and schedule", (len(data), data.shape, schedule))
+        self.family_defaults_ = family_defaults(plan.family)  # saved with it (checkpoint)
         if world.size > 1:  # each rank its own noise (erasers, sampling) from here on
             torch.manual_seed(seed + world.rank)
         _warn_if_oversized(net, len(train_idx) * math.prod(data.shape))
-        per_step = schedule.batch_size / world.size
-        threads = resolve_threads(self.threads, lambda: step_flops(net, data.shape) * per_step)
-        cfg = self._fit_config(data, schedule, device, world)
+        threads = plan.threads
+        family = plan.family
+        cfg = self._fit_config(data, plan, device, world)
+        self.plan_ = plan
         self.run_ = {
             **world.describe(),
             "device": str(device),
@@ -239,6 +236,50 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
             self.schedule_ = schedule
             self._calibrate(data, val_idx, world)
         return self
+
+    def plan(self, X: Any) -> RunPlan:
+        """What ``fit(X)`` would do, every ``auto`` setting resolved (``memae.plan``); trains
+        nothing and changes nothing on the estimator."""
+        data = Samples(X, "X", min_samples=2)
+        device = distributed.local_device(resolve_device(self._checked().device))
+        self._check_data(data.shape)
+        world = distributed.current()
+        if distributed.launched() and world.size == 1:  # under torchrun, before joining
+            world = World(0, int(os.environ["WORLD_SIZE"]))
+        n_val = len(split_indices(len(data), self.validation_fraction, torch.Generator())[0])
+        return self._plan(data, len(data) - n_val, self._build(data.shape), device, world)
+
+    def _checked(self) -> MemAEDetector:
+        self._check_params()
+        return self
+
+    def _plan(
+        self, data: Samples, n_train: int, net: Autoencoder, device: torch.device, world: World
+    ) -> RunPlan:
+        family = resolve_family(self.model, data.shape, self.family)
+        schedule = resolve_schedule(family, n_train, self.epochs, self.batch_size, self.lr)
+        if min(schedule.batch_size, n_train) < world.size:
+            raise InputError(
+                f"{world.size} ranks need a batch_size and training rows of at least as many "
+                f"(batch_size {schedule.batch_size}, {n_train} training rows)"
+            )
+        per_step = schedule.batch_size / world.size
+        return RunPlan(
+            family=family,
+            samples=len(data),
+            train_rows=n_train,
+            held_out=len(data) - n_train,
+            epochs=schedule.epochs,
+            batch_size=schedule.batch_size,
+            lr=schedule.lr,
+            scaling=resolve_mode(self.scaling, len(data.shape)),
+            device=str(device),
+            ranks=world.size,
+            threads=resolve_threads(self.threads, lambda: step_flops(net, data.shape) * per_step),
+            loader_workers=self._workers(data, device),
+            inference_batch_size=self._inference_batch(data.shape),
+            precision=self.precision,
+        )
 
     def _calibrate(self, data: Samples, val_idx: Tensor, world: World) -> None:
         """Set ARNet's view weights, the training scores, the memory usage and the threshold
@@ -303,19 +344,19 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
             raise InputError(msg) from None
 
     def _fit_config(
-        self, data: Samples, schedule: Schedule, device: torch.device, world: World
+        self, data: Samples, plan: RunPlan, device: torch.device, world: World
     ) -> FitConfig:
         return FitConfig(
-            schedule=schedule,
+            schedule=Schedule(plan.epochs, plan.batch_size, plan.lr),
             weight_decay=float(self.weight_decay),
             lr_schedule=self.lr_schedule,
-            scaling=self.scaling,
+            scaling=plan.scaling,
             device=device,
             compile=bool(self.compile),
             channels_last=bool(self.channels_last),
             precision=self.precision,
-            workers=self._workers(data, device),
-            inference_batch_size=self._inference_batch(data.shape),
+            workers=plan.loader_workers,
+            inference_batch_size=plan.inference_batch_size,
             verbose=bool(self.verbose) and world.main,
             world=world,
         )
