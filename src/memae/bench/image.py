@@ -253,6 +253,11 @@ def write_markdown(bench: ImageBench, table: ResultsTable, seen: list[Task]) -> 
         "classes": ", ".join(f"{c} ({names[c]})" for c in classes),
         "seeds": ", ".join(sorted({r["seed"] for r in rows}, key=int)),
         "deep training": bench.training(),
+        "epochs per model": (
+            "the bench's --epochs"
+            if bench.epochs is not None
+            else f"{BUDGETS.get(bench.dataset, {})} (chosen on training loss), others the above"
+        ),
         "command": f"`{bench.command}`" if bench.command else "(library call)",
     }
     text = stamp(f"memae bench image: {bench.dataset}", settings)
