@@ -55,15 +55,22 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
     """Reconstruction-based anomaly detector, trained on normal data only.
 
     Args:
-        model: a registered variant: ``ae``, ``ae-l1``, ``memae``, ``memae-nonspar``,
-            ``memae-noshrink``, ``memae-noentropy``, ``vae``.
-        family: ``mlp``, ``conv2d``, ``conv3d``; None picks it from the sample rank.
-        mem_slots, shrink_threshold, similarity, temperature, entropy_weight: memory settings
-            (None: the family's paper value; lam defaults to 1/N, similarity to ``dot``).
+        model: a registered variant (``memae.models.list_models()``: ``ae``, ``memae``,
+            ``memae-local``, ``mnad``, ``memae-pred``, ``arnet``, ...).
+        family: ``mlp``, ``conv2d``, ``conv3d``, ``unet``, ``pred``; None picks it from the
+            sample rank.
+        mem_slots: the memory's N (None: the family's paper value).
+        shrink_threshold: lam of the hard shrinkage (None: 1/N).
+        similarity: ``dot``, ``cosine`` or ``scaled_dot`` addressing (None: the family's).
+        temperature: divides the cosine similarity.
+        entropy_weight: alpha of the entropy loss (None: 2e-4).
         model_options: further options of the family (e.g. ``hidden`` for mlp, ``layers`` for
             conv2d, ``channels`` for conv3d) or the bottleneck (``l1_weight``, ``kl_weight``,
             ``memory_on``).
-        epochs, batch_size, lr, weight_decay: Adam training (paper: lr 1e-4).
+        epochs: training epochs (``auto``: the family's budget for the data's size).
+        batch_size: training batch (``auto``: the family's).
+        lr: Adam's learning rate (``auto``: the family's; the paper's 1e-4 is one argument away).
+        weight_decay: Adam's weight decay.
         lr_schedule: ``constant`` (paper) or ``cosine`` (decay to 0 over the epochs).
         validation_fraction: share of the data held out to pick the best epoch and the threshold.
         contamination: expected share of anomalies; the threshold is the (1 - contamination)
