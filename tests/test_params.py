@@ -85,3 +85,13 @@ def test_auto_schedule_is_sized_by_the_data():
         np.random.default_rng(0).normal(size=(300, 4))
     )
     assert det.schedule_ == resolve_schedule("mlp", 270, 1, "auto", "auto")
+
+
+def test_the_shrinkage_range_is_the_parameter_tables():
+    """The table refuses what the memory cannot take (a weight is at most 1): lam in [0, 1)."""
+    from memae.params import BY_NAME
+
+    kind = BY_NAME["shrink_threshold"].kind
+    assert kind.accepts(0.0) and kind.accepts(0.99) and not kind.accepts(1.0)
+    with pytest.raises(InputError, match=r"invalid parameter: shrink_threshold=1.0"):
+        MemAEDetector(shrink_threshold=1.0).fit(np.zeros((8, 3), np.float32))

@@ -29,6 +29,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 SIMILARITIES = ("dot", "cosine", "scaled_dot")
+# the memory's defaults, declared here once: the bottlenecks' settings and the estimator's
+# parameter help take them from these
+TEMPERATURE = 0.1  # divides the cosine similarity
+ENTROPY_WEIGHT = 2e-4  # alpha of Eq. 10
+SHRINK_RANGE = (0.0, 1.0)  # lam of Eq. 7: 0 <= lam < 1 (a weight is at most 1)
 
 
 @dataclass
@@ -91,7 +96,7 @@ class Memory(nn.Module):
         dim: int,
         shrink_threshold: float = 0.0025,
         similarity: str = "dot",
-        temperature: float = 0.1,
+        temperature: float = TEMPERATURE,
         reseed: int = 0,
     ) -> None:
         super().__init__()
@@ -99,7 +104,7 @@ class Memory(nn.Module):
             raise ValueError(f"similarity must be one of {SIMILARITIES}, got {similarity!r}")
         if num_slots < 1 or dim < 1:
             raise ValueError(f"memory needs num_slots >= 1 and dim >= 1, got {num_slots}, {dim}")
-        if not 0.0 <= shrink_threshold < 1.0:
+        if not SHRINK_RANGE[0] <= shrink_threshold < SHRINK_RANGE[1]:
             raise ValueError(f"shrink_threshold must be in [0, 1), got {shrink_threshold}")
         if temperature <= 0:
             raise ValueError(f"temperature must be > 0, got {temperature}")

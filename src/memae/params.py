@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from .errors import InputError
-from .memory import SIMILARITIES
+from .memory import ENTROPY_WEIGHT, SHRINK_RANGE, SIMILARITIES, TEMPERATURE
 from .models import VARIANTS
 from .preprocessing import MODES
 
@@ -214,7 +214,7 @@ PARAMS: tuple[Param, ...] = (
     Param(
         "shrink_threshold",
         None,
-        optional(Number(0)),
+        optional(Number(*SHRINK_RANGE, open_high=True)),
         "hard shrinkage lambda (None: 1/N)",
         "model",
     ),
@@ -229,14 +229,14 @@ PARAMS: tuple[Param, ...] = (
         "temperature",
         None,
         optional(Number(0, open_low=True)),
-        "softmax temperature of cosine addressing (None: 0.1)",
+        f"softmax temperature of cosine addressing (None: {TEMPERATURE})",
         "model",
     ),
     Param(
         "entropy_weight",
         None,
         optional(Number(0)),
-        "alpha of the addressing entropy loss (None: 2e-4)",
+        f"alpha of the addressing entropy loss (None: {ENTROPY_WEIGHT})",
         "model",
     ),
     Param(

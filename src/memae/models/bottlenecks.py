@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ..memory import LocalMemory, Memory, addressing_entropy
+from ..memory import ENTROPY_WEIGHT, TEMPERATURE, LocalMemory, Memory, addressing_entropy
 from .settings import Builders
 
 # builder(settings, code width, the family's paper N, number of input elements, positions of the
@@ -93,8 +93,8 @@ MEMORY_DEFAULTS: dict[str, Any] = {
     "mem_slots": None,  # N; None -> the paper's value for the family
     "shrink_threshold": None,  # lam; None -> 1 / N, the low end of the paper's [1/N, 3/N]
     "similarity": "dot",
-    "temperature": 0.1,
-    "entropy_weight": 2e-4,  # alpha of Eq. 10
+    "temperature": TEMPERATURE,
+    "entropy_weight": ENTROPY_WEIGHT,  # alpha of Eq. 10
     "reseed": 0,  # batches between re-seedings of dead slots (0: never; not in the paper)
 }
 
