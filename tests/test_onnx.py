@@ -186,7 +186,7 @@ def test_foreign_corrupt_and_unexported_files_are_refused_in_one_line(tmp_path, 
         OnnxDetector(tmp_path / "missing.onnx")
     det = MemAEDetector(**FAST).fit(blobs[0])
     export(det, tmp_path / "ok.onnx")
-    with pytest.raises(InputError, match="shape"):
+    with pytest.raises(InputError, match="4 features, but OnnxDetector is expecting 6"):
         OnnxDetector(tmp_path / "ok.onnx").decision_function(np.zeros((3, 4), np.float32))
 
 

@@ -199,7 +199,7 @@ class OnnxDetector:
 
     def _run(self, X: Any, maps: bool, labels: bool = False) -> tuple[Any, Any, Any]:
         data = Samples(X, "X")
-        check_shape(data.shape, self.input_shape_)
+        check_shape(data.shape, self.input_shape_, owner="OnnxDetector")
         if maps and len(self.input_shape_) < 3:
             raise InputError("error maps exist for images and clips, not for vectors")
         scores, flags, error_maps, ranges = [], [], [], []

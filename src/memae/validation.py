@@ -117,12 +117,15 @@ def first_item(item: Any) -> Any:
     return item[0] if isinstance(item, tuple | list) else item
 
 
-def check_shape(sample_shape: tuple, expected: tuple, name: str = "X") -> None:
+def check_shape(
+    sample_shape: tuple, expected: tuple, name: str = "X", owner: str = "MemAEDetector"
+) -> None:
+    """Refuse samples whose shape is not the one the model was trained on."""
     if tuple(sample_shape) == tuple(expected):
         return
     if len(sample_shape) == len(expected) == 1:  # scikit-learn's wording, for tables
         raise InputError(
-            f"{name} has {sample_shape[0]} features, but MemAEDetector is expecting "
+            f"{name} has {sample_shape[0]} features, but {owner} is expecting "
             f"{expected[0]} features as input (the model was trained on {tuple(expected)})"
         )
     raise InputError(
