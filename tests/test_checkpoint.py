@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from memae import CheckpointError, InputError, MemAEDetector
-from memae.fitting import KILL_AT
+from memae.faults import KILL_AT
 
 
 @pytest.fixture
@@ -150,11 +150,13 @@ def test_keeping_a_training_state_changes_no_figure_and_costs_at_most_a_share(
 ):
     """Saving the state only reads the RNGs, so the fit is the one without; a tiny fit saves
     only as often as keeps the saves under SAVE_SHARE of its time, a slow one every epoch."""
-    from memae import checkpoint, trainstate
+    from memae.persist import trainstate
 
     writes = []
-    write = checkpoint.write
-    monkeypatch.setattr(checkpoint, "write", lambda *a, **k: writes.append(1) or write(*a, **k))
+    write = trainstate.write_folder
+    monkeypatch.setattr(
+        trainstate, "write_folder", lambda *a, **k: writes.append(1) or write(*a, **k)
+    )
     X = np.random.default_rng(0).normal(size=(80, 5))
     plain = MemAEDetector(epochs=30, random_state=0).fit(X)
     kept = MemAEDetector(epochs=30, random_state=0).fit(X, state_dir=tmp_path / "s")
@@ -171,7 +173,7 @@ def test_keeping_a_training_state_changes_no_figure_and_costs_at_most_a_share(
 def test_a_kept_state_resumes_even_from_a_save_killed_between_its_renames(tmp_path, monkeypatch):
     """keep_state leaves the state of a finished fit; resume='auto' continues it (a finished
     one: every epoch resumed, the same detector), after putting back a half-swapped save."""
-    from memae import checkpoint, trainstate
+    from memae.persist import atomic, trainstate
 
     monkeypatch.setattr(trainstate, "SAVE_SHARE", 1e12)  # every epoch saved, as for slow ones
 
@@ -179,7 +181,7 @@ def test_a_kept_state_resumes_even_from_a_save_killed_between_its_renames(tmp_pa
     state = tmp_path / "s"
     first = MemAEDetector(epochs=3, random_state=0).fit(X, state_dir=state, keep_state=True)
     assert state.is_dir() and first.history_.resumed_epochs == 0
-    state.rename(checkpoint._backup(state))  # a kill between the two renames of a save
+    state.rename(atomic._backup(state))  # a kill between the two renames of a save
     again = MemAEDetector(epochs=3, random_state=0).fit(X, state_dir=state, resume="auto")
     assert again.history_.resumed_epochs == 3 and not state.exists()
     np.testing.assert_array_equal(again.decision_function(X), first.decision_function(X))
@@ -193,7 +195,7 @@ def test_resume_refuses_a_state_of_another_run(tmp_path, monkeypatch):
     X = np.random.default_rng(0).normal(size=(60, 3))
     with pytest.raises(CheckpointError, match="no training state"):
         MemAEDetector(epochs=2).fit(X, state_dir=tmp_path / "s", resume=True)
-    from memae.trainstate import TrainState
+    from memae.persist import TrainState
 
     monkeypatch.setattr(TrainState, "remove", lambda self: None)  # keep a finished fit's state
     MemAEDetector(epochs=2, random_state=0).fit(X, state_dir=tmp_path / "s")

@@ -7,7 +7,7 @@ from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
 from torch.utils.data import TensorDataset
 
-import memae.checkpoint
+import memae.persist.atomic
 from memae import CheckpointError, InputError, MemAEDetector
 from memae.errors import NotFittedError
 
@@ -245,7 +245,7 @@ def test_failed_save_keeps_the_previous_model(fitted, tmp_path, monkeypatch):
     def boom(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(memae.checkpoint, "save_file", boom)
+    monkeypatch.setattr(memae.persist.atomic, "sha256", boom)
     with pytest.raises(OSError, match="disk full"):
         det.save(tmp_path / "m")
     after = {p.name: p.read_bytes() for p in (tmp_path / "m").iterdir()}

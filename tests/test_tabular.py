@@ -16,7 +16,7 @@ from memae.bench.common import make_detector
 from memae.bench.tabular import TabularBench, kdd_table, run
 from memae.data.protocols import inlier_split, kdd_split
 from memae.data.tabular import read_kddcup_npz, read_kddcup_raw, read_odds
-from memae.fitting import KILL_AT
+from memae.faults import KILL_AT
 from memae.metrics import top_fraction_threshold
 
 

@@ -22,12 +22,11 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__, distributed, trainstate
+from . import distributed, persist
 from .data.readers import Loaded, TableLayout, read_data, read_labels
 from .detector import MemAEDetector
 from .errors import CheckpointError, InputError, MemAEError
 from .fitting import TrainingStopped, request_stop
-from .io import atomic_write_text, staged_outputs
 from .metrics import (
     check_binary_labels,
     evaluate,
@@ -36,6 +35,8 @@ from .metrics import (
     top_fraction_threshold,
 )
 from .params import PARAMS, Flag, Param
+from .persist import atomic_write_text, staged_outputs
+from .version import __version__
 
 log = logging.getLogger("memae")
 
@@ -200,7 +201,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     det.save(out)  # written by rank 0 of a torchrun job
     if not distributed.current().main:
         return
-    trainstate.remove(state)  # the model is saved: the state has done its work
+    persist.remove(state)  # the model is saved: the state has done its work
     if args.one_hot and data.encoding is not None:
         atomic_write_text(out / TABLE_ENCODING, json.dumps(data.encoding, indent=1) + "\n")
     elif (out / TABLE_ENCODING).exists():

@@ -13,8 +13,8 @@ import numpy as np
 from .data.protocols import one_class_split
 from .data.sample import load_mnist_sample
 from .detector import MemAEDetector
-from .io import atomic_write_text
 from .metrics import evaluate
+from .persist import atomic_write_text
 from .plots import image_grid, image_rows, roc_curves, score_histogram
 
 log = logging.getLogger(__name__)

@@ -22,13 +22,14 @@ from sklearn.base import BaseEstimator, OutlierMixin
 from sklearn.utils import check_random_state
 from torch import Tensor
 
-from . import checkpoint, distributed, trainstate
+from . import distributed, persist
 from .distributed import World
-from .errors import InputError, NotFittedError
+from .errors import CheckpointError, InputError, NotFittedError
 from .fitting import (
     INDEX,
     FitConfig,
     Schedule,
+    TrainHistory,
     count_parameters,
     fit_network,
     resolve_device,
@@ -40,12 +41,12 @@ from .fitting import (
 from .memory import UsageMeter, collapse
 from .models import Autoencoder, create_model, family_defaults, resolve_family
 from .params import MODEL_KEYS, check_params
+from .persist import TrainState
 from .plan import RunPlan
-from .preprocessing import resolve_mode
+from .preprocessing import Scaler, resolve_mode
 from .runtime import cpu_count, local_processes, resolve_threads, step_flops, torch_threads
 from .samples import Samples
 from .scoring import ScoreOutput, Scorer, checked_scores, quantile_threshold
-from .trainstate import TrainState
 from .validation import check_shape
 
 log = logging.getLogger(__name__)
@@ -184,7 +185,7 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
         """Train on ``X`` (normal data; ``y`` is ignored): arrays (n, d), (n, c, h, w),
         (n, c, t, h, w), or a torch Dataset of such samples.
 
-        ``state_dir``: keep the training state there after epochs (``memae.trainstate``),
+        ``state_dir``: keep the training state there after epochs (``memae.persist.trainstate``),
         removed once training completes unless ``keep_state`` (then the caller removes it
         once what it fits for is saved); ``resume``: continue the state found there (the same
         parameters and data), bit for bit as if never stopped; ``"auto"``: continue one if
@@ -231,7 +232,7 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
             self.run_,
         )
         if resume == "auto":  # one decision for every rank, by rank 0, which writes the state
-            present = world.main and state_dir is not None and trainstate.present(state_dir)
+            present = world.main and state_dir is not None and persist.present(state_dir)
             resume = distributed.gather(world, present)[0]
         state = self._train_state(state_dir, resume, data, seed, schedule, generator)
         with torch_threads(threads):
@@ -319,7 +320,7 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
                 raise InputError("resume=True needs the state_dir of the run to continue")
             return None
         fingerprint = {
-            "params": checkpoint.jsonable(self.get_params(deep=False) | {"verbose": 0}),
+            "params": persist.jsonable(self.get_params(deep=False) | {"verbose": 0}),
             "samples": len(data),
             "shape": list(data.shape),
             "seed": seed,
@@ -458,7 +459,33 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
         """Write ``path/config.json`` and ``path/model.safetensors`` (atomically); the format
         is ``memae.checkpoint``'s."""
         self._fitted("model_")
-        checkpoint.save(self, path)
+        if not distributed.current().main:  # in a distributed job rank 0 writes
+            return
+        tensors = {f"model.{k}": v for k, v in self.model_.state_dict().items()}
+        tensors |= {f"scaler.{k}": v for k, v in self.scaler_.state_dict().items()}
+        tensors["decision_scores"] = torch.from_numpy(self.decision_scores_.astype(np.float32))
+        schedule, plan = getattr(self, "schedule_", None), getattr(self, "plan_", None)
+        fields = {
+            "params": self.saved_params(),
+            "input_shape": list(self.input_shape_),
+            "scaling": self.scaler_.mode,
+            "threshold": self.threshold_,
+            "seed": self.seed_,
+            "best_epoch": self.history_.best_epoch,
+            "schedule": dataclasses.asdict(schedule) if schedule else None,
+            "family_defaults": self.family_defaults_,  # those the network was built with
+            "memory_usage": self.memory_usage_,
+            "run": getattr(self, "run_", None),
+            "plan": plan.as_dict() if plan else None,
+        }
+        persist.write_model(path, fields, tensors)
+
+    def saved_params(self) -> dict[str, Any]:
+        """The parameters as JSON values (a RandomState seed is not saved: None)."""
+        params = self.get_params(deep=False)
+        if not isinstance(params["random_state"], Integral | type(None)):
+            params["random_state"] = None
+        return persist.jsonable(params)
 
     def export_onnx(self, path: str | os.PathLike, opset: int = 17) -> Path:
         """Write the whole detector (scaling, views, network, scoring rule, threshold) as one
@@ -470,8 +497,44 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
 
     @classmethod
     def load(cls, path: str | os.PathLike, device: str | None = None) -> MemAEDetector:
-        """Rebuild a saved detector; refuses foreign, corrupt or inconsistent folders."""
-        return checkpoint.load(cls, path, device)
+        """Rebuild a saved detector on ``device`` (None: the device it was saved with);
+        refuses foreign, newer, corrupt or inconsistent folders with a ``CheckpointError``
+        naming the problem."""
+        fields, tensors = persist.read_model(path)
+        try:
+            det = cls(**fields["params"])
+            if device is not None:
+                det.device = device
+            det._check_params()
+            shape = tuple(int(s) for s in fields["input_shape"])
+            defaults = fields["family_defaults"]
+            net = create_model(
+                det.model, shape, family=det.family, **{**defaults, **det._model_kwargs()}
+            )
+            mode = str(fields["scaling"])
+            det.threshold_ = float(fields["threshold"])
+            if fields.get("schedule"):
+                det.schedule_ = Schedule(**fields["schedule"])
+            if fields.get("plan") is not None:
+                det.plan_ = RunPlan(**fields["plan"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CheckpointError(f"{path}/config.json is inconsistent: {exc}") from None
+        scaler_shape = shape if mode in ("minmax", "standard") else (1,) * len(shape)
+        expected = {f"model.{k}": tuple(v.shape) for k, v in net.state_dict().items()}
+        expected |= {"scaler.offset": scaler_shape, "scaler.scale": scaler_shape}
+        persist.match_tensors(path, expected, tensors)
+        net.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+        det.model_ = net.to(resolve_device(det.device)).eval()
+        det.scaler_ = Scaler(mode, tensors["scaler.offset"], tensors["scaler.scale"])
+        det.input_shape_ = shape
+        det.family_defaults_ = defaults
+        det.seed_ = fields.get("seed")
+        det.history_ = TrainHistory(best_epoch=int(fields["best_epoch"]))
+        det.memory_usage_ = fields.get("memory_usage")
+        if fields.get("run") is not None:
+            det.run_ = fields["run"]
+        det.decision_scores_ = tensors["decision_scores"].double().numpy()
+        return det
 
     # ------------------------------------------------------------------ internals
     def _check_params(self) -> None:

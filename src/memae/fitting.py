@@ -8,9 +8,7 @@ import contextlib
 import copy
 import logging
 import math
-import os
 import random
-import signal
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
@@ -20,6 +18,7 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from . import faults
 from .distributed import ONE, World, broadcast_buffers, sum_all
 from .models import Autoencoder
 from .params import AUTO, PRECISIONS
@@ -108,7 +107,7 @@ def request_stop(*_: object) -> None:
 
 
 class StateStore(Protocol):
-    """Where a run keeps its training state, so that it can be resumed (``memae.trainstate``)."""
+    """Where a run keeps its training state, so that it can be resumed (``persist.trainstate``)."""
 
     def load(self, model: nn.Module, opt: Any, schedule: Any) -> tuple | None: ...
 
@@ -164,7 +163,7 @@ def train(
     ``torch.compile``, which shares the model's parameters, so ``model`` itself is what is
     trained and returned. ``precision``: ``bf16`` or ``fp16`` run the steps under autocast
     (fp16 with a gradient scaler); weights, optimiser and losses stay fp32. ``state``: the
-    training state is saved after epochs (by rank 0, as often as ``memae.trainstate`` says), and
+    training state is saved after epochs (by rank 0, as often as ``persist.trainstate`` says), and
     a saved one is resumed.
     """
     step = _step_module(model, world, compile)
@@ -316,16 +315,18 @@ class Steps:
         self.model.train()
         total, count = 0.0, 0
         bar = tqdm(
-            batches, desc=f"epoch {epoch + 1}", unit="batch", disable=not verbose, leave=False
+            faults.watch_batches(batches, epoch, self.world.rank),
+            desc=f"epoch {epoch + 1}",
+            unit="batch",
+            disable=not verbose,
+            leave=False,
         )  # progress within an epoch, for long ones
-        for i, (x, weight) in enumerate(bar):
+        for x, weight in bar:
             if _STOP["requested"]:
                 raise TrainingStopped(epoch)
             loss = self._step(x, weight, epoch)
             total += loss * x.shape[0]
             count += x.shape[0]
-            if KILL_AT in os.environ:  # tests only; no string built per step otherwise
-                fault_point(f"epoch {epoch + 1} batch {i + 1}", self.world.rank)
         total, count = sum_all(self.world, total, count)
         return total / max(count, 1)
 
@@ -342,21 +343,6 @@ class Steps:
         self.grad_scaler.step(self.opt)
         self.grad_scaler.update()
         return value
-
-
-KILL_AT = "MEMAE_KILL_AT"  # tests: SIGKILL at the step named here ("epoch 2 batch 3", "swap")
-
-
-def fault_point(name: str, rank: int = 0) -> None:
-    """Tests: SIGKILL this process at the step named by ``MEMAE_KILL_AT`` (SIGINT for
-    ``int:NAME``; ``rank1:NAME`` for rank 1 of a distributed job only)."""
-    wanted = os.environ.get(KILL_AT)
-    if wanted == f"rank{rank}:{name}":
-        os.kill(os.getpid(), signal.SIGKILL)
-    if wanted == name:
-        os.kill(os.getpid(), signal.SIGKILL)
-    if wanted == f"int:{name}":
-        os.kill(os.getpid(), signal.SIGINT)
 
 
 def resolve_device(device: str) -> torch.device:

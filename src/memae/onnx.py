@@ -29,15 +29,14 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from . import __version__
-from .checkpoint import saved_params
 from .errors import CheckpointError, InputError
 from .fitting import resolve_inference_batch
-from .io import atomic_write
+from .persist import atomic_write
 from .runtime import resolve_threads
 from .samples import Samples
 from .scoring import checked_scores
 from .validation import check_shape
+from .version import __version__
 
 FORMAT = "memae.onnx"
 OPSET = 17
@@ -110,7 +109,7 @@ def export(
         "input_shape": json.dumps(list(shape)),
         "threshold": repr(float(det.threshold_)),
         "scaling": det.scaler_.mode,
-        "params": json.dumps(saved_params(det)),
+        "params": json.dumps(det.saved_params()),
         "predicts": str(det.predicts_),
     }
     if table_encoding is not None:

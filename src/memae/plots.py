@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from sklearn.metrics import roc_auc_score, roc_curve  # noqa: E402
 
-from .io import atomic_write  # noqa: E402
+from .persist import atomic_write  # noqa: E402
 
 
 def _save(fig: plt.Figure, path: str | os.PathLike) -> None:

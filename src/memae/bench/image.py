@@ -23,7 +23,7 @@ from ..data.mvtec import load_mvtec
 from ..data.protocols import OneClassSplit, one_class_split, standard_split
 from ..detector import MemAEDetector
 from ..errors import InputError
-from ..io import atomic_write_text
+from ..persist import atomic_write_text
 from .common import parse_model, slug, training_overrides, with_budget
 from .results import (
     ResultsTable,

@@ -11,11 +11,11 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from .. import __version__
 from ..distributed import is_first_rank
 from ..errors import InputError
-from ..io import atomic_write_text
 from ..memory import COLLAPSED_SLOTS
+from ..persist import atomic_write_text
+from ..version import __version__
 
 
 class ResultsTable:

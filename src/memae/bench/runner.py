@@ -16,7 +16,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from .. import distributed, trainstate
+from .. import distributed, persist
 from .common import fit_many, slug
 from .results import ResultsTable
 
@@ -66,7 +66,7 @@ def run_jobs(
         for job in jobs:
             if table.done(**job.key):
                 if distributed.is_first_rank():  # a kill between the row and the removal
-                    trainstate.remove(state_dir(table, job.key))
+                    persist.remove(state_dir(table, job.key))
                 bar.update()
                 continue
             bar.set_postfix_str(" ".join(str(v) for v in job.key.values()))
@@ -76,7 +76,7 @@ def run_jobs(
         for job, (det, scores, info) in fit_many(pending(), workers):
             table.add({**job.key, **row(job, det, scores, info)})
             if distributed.is_first_rank():
-                trainstate.remove(state_dir(table, job.key))
+                persist.remove(state_dir(table, job.key))
             bar.update()
             if after is not None:
                 after(job)

@@ -25,9 +25,9 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from ..data.protocols import inlier_split, kdd_split
 from ..data.tabular import LabelledTable, read_kddcup_npz, read_kddcup_raw, read_odds
 from ..errors import InputError
-from ..io import atomic_write_text
 from ..metrics import evaluate, top_fraction_threshold
 from ..models.mlp import PAPER_KDD_HIDDEN
+from ..persist import atomic_write_text
 from .baselines import PYOD_REFERENCES, pyod_available
 from .common import fit_and_score, parse_model, training_overrides
 from .results import ResultsTable, mean_std, memory_markdown, ordered_models, stamp, whole_fits

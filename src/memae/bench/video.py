@@ -29,8 +29,8 @@ from ..data.video import Video, load_video_dataset
 from ..detector import MemAEDetector
 from ..distributed import is_first_rank
 from ..errors import InputError
-from ..io import atomic_write_text
 from ..metrics import macro_auc, micro_auc
+from ..persist import atomic_write_text
 from ..scoring import normality
 from ..stream import score_stream
 from ..timing import module_time

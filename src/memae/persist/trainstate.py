@@ -1,7 +1,7 @@
 """A run's training state, saved after epochs so that a stopped or killed run resumes: the
 weights, Adam's moments, the lr schedule, the RNG states (torch's and the shuffling
 generator's), the loss history and the best epoch's weights. A folder of safetensors + JSON
-written like a model folder (``memae.checkpoint.write``: whole or not at all); nothing is
+written like a model folder (``atomic.write_folder``: whole or not at all); nothing is
 pickled. Resuming on the same machine and thread count continues the run bit for bit.
 
 It is saved after the first and the last epoch, and after each epoch between that ends at
@@ -21,9 +21,9 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from . import checkpoint
-from .errors import CheckpointError
-from .fitting import TrainHistory
+from ..errors import CheckpointError
+from ..fitting import TrainHistory
+from .atomic import read_folder, recover, write_folder
 
 FORMAT = "memae.train_state"
 SAVE_SHARE = 0.01  # the share of training time that saving the state may take
@@ -78,7 +78,7 @@ class TrainState:
             "opt_param_groups": opt_state["param_groups"],
             "schedule": schedule.state_dict() if schedule is not None else None,
         }
-        checkpoint.write(self.path, config, tensors, kind="state")
+        write_folder(self.path, config, tensors, kind="state")
         end = time.perf_counter()
         self._due = end + (end - start) / SAVE_SHARE
 
@@ -91,7 +91,7 @@ class TrainState:
             return None
         if not self.path.exists():
             raise CheckpointError(f"no training state to resume at {self.path}")
-        config, tensors = checkpoint.read(self.path)
+        config, tensors = read_folder(self.path)
         if config.get("format") != FORMAT:
             raise CheckpointError(f"{self.path} is not a memae training state")
         if config.get("fingerprint") != self.fingerprint:
@@ -126,7 +126,7 @@ class TrainState:
 def present(path: str | os.PathLike) -> bool:
     """Whether ``path`` holds a training state to resume (after finishing a killed save)."""
     path = Path(path)
-    checkpoint.recover(path)
+    recover(path)
     return path.is_dir()
 
 
