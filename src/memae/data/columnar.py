@@ -14,14 +14,14 @@ from typing import Any
 
 import numpy as np
 
-from .readers import (
+from .layout import (
     Loaded,
     TableLayout,
-    _column_index,
-    _delimiter,
-    _looks_like_header,
-    _pandas_index_name,
-    _row_numbers,
+    column_index,
+    find_delimiter,
+    looks_like_header,
+    pandas_index_name,
+    row_numbers,
 )
 
 HEAD_BYTES = 1 << 16  # the layout is recognised from the lines in the first 64 KiB
@@ -78,7 +78,7 @@ def read_numeric(
     pa.default_memory_pool().release_unused()  # arrow keeps freed blocks for reuse otherwise
     table = pa.concat_tables(extra)
     ids = table.column(id_name).to_pylist() if id_name is not None else None
-    if ids is not None and layout.id_column is None and not _row_numbers(ids):
+    if ids is not None and layout.id_column is None and not row_numbers(ids):
         return None  # not pandas' index after all: a feature column
     y = _labels(pa, table.column(label_name)) if label_name is not None else None
     spec = {"columns": [{"name": n, "categories": None} for n in keep]}
@@ -91,14 +91,14 @@ def _layout(path: Path, layout: TableLayout) -> tuple[str, bool, list[str]] | No
     head = _head(path)
     if head is None:
         return None
-    delimiter = _delimiter(head, "\t" if path.suffix.lower() == ".tsv" else ",")
+    delimiter = find_delimiter(head, "\t" if path.suffix.lower() == ".tsv" else ",")
     lines = head.splitlines()
     if not lines or not lines[0].strip():  # leading blank lines: the general reader skips them
         return None
     rows = [r for r in csv.reader(lines, delimiter=delimiter) if r]
     if not rows:
         return None
-    header = layout.header if layout.header is not None else _looks_like_header(rows)
+    header = layout.header if layout.header is not None else looks_like_header(rows)
     names = rows[0] if header else [str(i) for i in range(len(rows[0]))]
     return (delimiter, header, names) if len(set(names)) == len(names) else None
 
@@ -134,12 +134,12 @@ def _columns(
     encoding: dict | None,
 ) -> tuple[str | None, str | None, list[str]] | None:
     """-> (id column, label column, feature columns), as the general reader picks them."""
-    label = names[_column_index(path, names, label_column, header)] if label_column else None
+    label = names[column_index(path, names, label_column, header)] if label_column else None
     if layout.id_column is not None:
-        ident = names[_column_index(path, names, layout.id_column, header)]
+        ident = names[column_index(path, names, layout.id_column, header)]
     else:  # pandas' unnamed index column, when its values turn out to be 0, 1, 2, ...
-        ident = names[0] if _pandas_index_name(names, header) else None
-    dropped = {names[_column_index(path, names, c, header)] for c in layout.drop_columns}
+        ident = names[0] if pandas_index_name(names, header) else None
+    dropped = {names[column_index(path, names, c, header)] for c in layout.drop_columns}
     if encoding is not None:
         keep = [c["name"] for c in encoding["columns"]]
         return (ident, label, keep) if all(k in names for k in keep) else None

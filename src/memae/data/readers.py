@@ -15,13 +15,22 @@ import tempfile
 import tokenize
 import zipfile
 import zlib
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import InputError, MemAEError
 from .idx import is_idx, read_idx
+from .layout import (
+    Loaded,
+    TableLayout,
+    column_index,
+    find_delimiter,
+    is_number,
+    looks_like_header,
+    pandas_index_name,
+    row_numbers,
+)
 
 # what the parsers of the formats (numpy, scipy, h5py, pyarrow, PIL, gzip, zipfile) raise on a
 # malformed file: turned into one InputError naming the file
@@ -53,26 +62,6 @@ def _reason(exc: BaseException) -> str:
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif", ".webp"}
 DATA_KEYS = ("X", "x", "data", "images")
 LABEL_KEYS = ("y", "labels", "label")
-
-
-@dataclass
-class Loaded:
-    X: np.ndarray
-    y: np.ndarray | None = None
-    ids: list[str] | None = None
-    encoding: dict | None = None  # how a table's columns were encoded (see read_table)
-
-
-@dataclass(frozen=True)
-class TableLayout:
-    """How a CSV is laid out: ``header`` True / False, or None to recognise it (a row of names
-    over data, pandas' numeric ``0,1,2,...`` header, or no header when the first row looks
-    like the rest); ``id_column`` names the row ids (pandas' unnamed index column is taken as
-    ids by itself); ``drop_columns`` are left out."""
-
-    header: bool | None = None
-    id_column: str | None = None
-    drop_columns: tuple[str, ...] = ()
 
 
 def read_data(
@@ -174,19 +163,19 @@ def read_table(
     width = len(names)
     label_idx = None
     if label_column is not None:
-        label_idx = _column_index(path, names, label_column, has_header)
+        label_idx = column_index(path, names, label_column, has_header)
     id_idx = _id_column(path, names, rows, has_header, layout.id_column)
     ids = [r[id_idx] for r in rows] if id_idx is not None else None
-    dropped = {_column_index(path, names, c, has_header) for c in layout.drop_columns}
+    dropped = {column_index(path, names, c, has_header) for c in layout.drop_columns}
     y = None
     if label_idx is not None:
         col = [r[label_idx] for r in rows]
-        y = np.array([float(v) for v in col]) if all(_is_number(v) for v in col) else np.array(col)
+        y = np.array([float(v) for v in col]) if all(is_number(v) for v in col) else np.array(col)
         if labels_only:
             return Loaded(np.empty((len(rows), 0)), y)
     keep = [i for i in range(width) if i not in {label_idx, id_idx, *dropped}]
     if encoding is None:
-        categorical = [i for i in keep if not all(_is_number(r[i]) for r in rows)]
+        categorical = [i for i in keep if not all(is_number(r[i]) for r in rows)]
         if categorical and not one_hot:
             which = ", ".join(names[i] for i in categorical[:5])
             which = which if has_header else f"{which} (0-based; the file has no header)"
@@ -210,7 +199,7 @@ def read_table(
         i = names.index(spec["name"])
         col = [r[i] for r in rows]
         if spec["categories"] is None:
-            if not all(_is_number(v) for v in col):
+            if not all(is_number(v) for v in col):
                 raise InputError(f"{path}: column {spec['name']!r} must be numeric")
             blocks.append(np.array([[float(v) if v.strip() else np.nan] for v in col]))
         else:
@@ -226,20 +215,10 @@ def _id_column(
     """The id column: the one named, or pandas' unnamed index column (header cell "" or
     "Unnamed: 0" over the row numbers 0, 1, 2, ...)."""
     if given is not None:
-        return _column_index(path, names, given, has_header)
-    if _pandas_index_name(names, has_header) and _row_numbers([r[0] for r in rows]):
+        return column_index(path, names, given, has_header)
+    if pandas_index_name(names, has_header) and row_numbers([r[0] for r in rows]):
         return 0
     return None
-
-
-def _pandas_index_name(names: list[str], has_header: bool) -> bool:
-    """The first column is named as pandas names its unnamed index ("" or "Unnamed: 0")."""
-    return has_header and bool(names) and names[0] in ("", "Unnamed: 0")
-
-
-def _row_numbers(values: list[str]) -> bool:
-    """The values are the row numbers 0, 1, 2, ... (pandas' index, written as text)."""
-    return values == [str(i) for i in range(len(values))]
 
 
 def _table_rows(path: Path, header: bool | None = None) -> tuple[list[str], list[list[str]], bool]:
@@ -252,7 +231,7 @@ def _table_rows(path: Path, header: bool | None = None) -> tuple[list[str], list
             text = fh.read()
     except UnicodeDecodeError:
         raise InputError(f"{path} is not a text table (not UTF-8)") from None
-    delimiter = _delimiter(text, "\t" if path.suffix.lower() == ".tsv" else ",")
+    delimiter = find_delimiter(text, "\t" if path.suffix.lower() == ".tsv" else ",")
     try:
         rows = [r for r in csv.reader(text.splitlines(), delimiter=delimiter) if r]
     except csv.Error as exc:
@@ -260,7 +239,7 @@ def _table_rows(path: Path, header: bool | None = None) -> tuple[list[str], list
     if not rows:
         raise InputError(f"{path} is empty")
     if header is None:
-        header = _looks_like_header(rows)
+        header = looks_like_header(rows)
     names = rows[0] if header else None
     rows = rows[1:] if header else rows
     if not rows:
@@ -290,40 +269,6 @@ def _parquet_rows(path: Path) -> tuple[list[str], list[list[str]], bool]:
     if not rows:
         raise InputError(f"{path} has no rows")
     return names, rows, True
-
-
-def _delimiter(text: str, default: str) -> str:
-    """The one of , ; tab that splits most of the first lines into as many fields (more than
-    one) as the first line; the default when none does."""
-    lines = [line for line in text.splitlines()[:20] if line.strip()]
-    best, best_fit = default, 0
-    for d in (default, *(c for c in (",", ";", "\t") if c != default)):
-        counts = [len(r) for r in csv.reader(lines, delimiter=d)]
-        fit = sum(c == counts[0] for c in counts) if counts and counts[0] > 1 else 0
-        if fit > best_fit:
-            best, best_fit = d, fit
-    return best
-
-
-def _looks_like_header(rows: list[list[str]]) -> bool:
-    """A first row of names over data: pandas' ``0,1,2,...`` (or ``,0,1,...`` with its index
-    column), or a column whose first value is text over numbers below, or text columns whose
-    first value never comes again. A first row like the rest (text where the rest has text,
-    numbers where it has numbers) is data."""
-    first, rest = rows[0], rows[1:21]
-    if not rest:
-        return any(not _is_number(v) for v in first)
-    numbers = [str(i) for i in range(len(first))]
-    if first == numbers or (first[:1] == [""] and first[1:] == numbers[:-1]):
-        return True
-    for j, value in enumerate(first):
-        below = [r[j] for r in rest if j < len(r)]
-        if not _is_number(value) and below and all(_is_number(v) for v in below):
-            return True
-    text_columns = [j for j, v in enumerate(first) if not _is_number(v)]
-    return bool(text_columns) and all(
-        first[j] not in {r[j] for r in rest if j < len(r)} for j in text_columns
-    )
 
 
 def read_image_folder(
@@ -453,23 +398,3 @@ def _pick(path: Path, arrays: dict[str, np.ndarray], key: str | None) -> Loaded:
     label_key = next((k for k in LABEL_KEYS if k in arrays), None)
     y = arrays[label_key].reshape(-1) if label_key else None
     return Loaded(arrays[data_key], y)
-
-
-def _column_index(path: Path, names: list[str], column: str, has_header: bool) -> int:
-    if column in names:
-        return names.index(column)
-    if column.lstrip("-").isdigit() and -len(names) <= int(column) < len(names):
-        return int(column) % len(names)
-    where = f"columns {', '.join(names[:8])}" if has_header else f"{len(names)} columns"
-    raise InputError(f"{path}: no column {column!r} ({where})")
-
-
-def _is_number(value: str) -> bool:
-    value = value.strip()
-    if not value:
-        return True  # an empty cell becomes NaN, rejected later with the NaN message
-    try:
-        float(value)
-    except ValueError:
-        return False
-    return True
