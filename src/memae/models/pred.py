@@ -11,7 +11,7 @@ from torch import Tensor, nn
 
 from .base import Backbone
 from .registry import register_family
-from .unet import UNetDecoder, UNetEncoder, level_sizes
+from .unet import UNetDecoder, UNetEncoder, checked_skips, level_sizes, unet_backbone
 
 
 class ContextEncoder(nn.Module):
@@ -50,20 +50,8 @@ def build_pred(
     c, t, h, w = input_shape
     if not 1 <= context < t:
         raise ValueError(f"context must be in [1, {t - 1}] for clips of {t} frames, got {context}")
-    levels = len(channels) - 1
-    skips = levels if skips is None else int(skips)
-    if not 0 <= skips <= levels:
-        raise ValueError(f"skips must be in [0, {levels}] for {len(channels)} widths, got {skips}")
     sizes = level_sizes((h, w), len(channels))
-    encoder = ContextEncoder(c, int(context), channels)
+    skips = checked_skips(channels, skips)
+    encoder = ContextEncoder(c, int(context), channels)  # built first: the seed's draws as before
     unet = UNetDecoder(c, channels, sizes, skips)
-    decoder = FrameDecoder(unet)
-    return Backbone(
-        encoder,
-        decoder,
-        (channels[-1], *sizes[-1]),
-        memory_slots=500,
-        memory_on="location",
-        predicts=1,
-        skip_shapes=unet.skip_shapes(channels, sizes),
-    )
+    return unet_backbone(encoder, unet, channels, sizes, decoder=FrameDecoder(unet), predicts=1)

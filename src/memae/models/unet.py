@@ -97,18 +97,37 @@ def build_unet(
     larger images (e.g. (32, 64, 128, 256, 256) for 256x256 textures). ``skips``: how many of
     the coarsest levels keep their skip connection (None: all)."""
     c, h, w = input_shape
+    sizes = level_sizes((h, w), len(channels))
+    encoder = UNetEncoder(c, channels)  # built first: the seed's draws as before
+    unet = UNetDecoder(c, channels, sizes, checked_skips(channels, skips))
+    return unet_backbone(encoder, unet, channels, sizes)
+
+
+def checked_skips(channels: Sequence[int], skips: int | None) -> int:
+    """How many of the coarsest levels keep their skip (None: all), checked."""
     levels = len(channels) - 1
     skips = levels if skips is None else int(skips)
     if not 0 <= skips <= levels:
         raise ValueError(f"skips must be in [0, {levels}] for {len(channels)} widths, got {skips}")
-    sizes = level_sizes((h, w), len(channels))
-    encoder = UNetEncoder(c, channels)
-    decoder = UNetDecoder(c, channels, sizes, skips)
+    return skips
+
+
+def unet_backbone(
+    encoder: nn.Module,
+    unet: UNetDecoder,
+    channels: Sequence[int],
+    sizes: list,
+    decoder: nn.Module | None = None,
+    predicts: int = 0,
+) -> Backbone:
+    """A U-Net's backbone: a memory per bottleneck location by default, the skips' shapes for
+    memories on them; ``decoder`` wraps ``unet`` where the output is not the U-Net's own."""
     return Backbone(
         encoder,
-        decoder,
+        decoder or unet,
         (channels[-1], *sizes[-1]),
         memory_slots=500,
         memory_on="location",
-        skip_shapes=decoder.skip_shapes(channels, sizes),
+        predicts=predicts,
+        skip_shapes=unet.skip_shapes(channels, sizes),
     )
