@@ -457,7 +457,7 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
     # ------------------------------------------------------------------ save / load
     def save(self, path: str | os.PathLike) -> None:
         """Write ``path/config.json`` and ``path/model.safetensors`` (atomically); the format
-        is ``memae.checkpoint``'s."""
+        is ``memae.persist.schema``'s."""
         self._fitted("model_")
         if not distributed.current().main:  # in a distributed job rank 0 writes
             return
@@ -515,10 +515,13 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
             det.threshold_ = float(fields["threshold"])
             if fields.get("schedule"):
                 det.schedule_ = Schedule(**fields["schedule"])
-            if fields.get("plan") is not None:
-                det.plan_ = RunPlan(**fields["plan"])
         except (KeyError, TypeError, ValueError) as exc:
             raise CheckpointError(f"{path}/config.json is inconsistent: {exc}") from None
+        if fields.get("plan") is not None:
+            try:
+                det.plan_ = RunPlan(**fields["plan"])
+            except TypeError as exc:
+                raise CheckpointError(f"{path}/config.json has a malformed plan: {exc}") from None
         scaler_shape = shape if mode in ("minmax", "standard") else (1,) * len(shape)
         expected = {f"model.{k}": tuple(v.shape) for k, v in net.state_dict().items()}
         expected |= {"scaler.offset": scaler_shape, "scaler.scale": scaler_shape}

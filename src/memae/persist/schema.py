@@ -3,7 +3,7 @@
 ``config.json`` holds the format tag and version, the estimator's parameters, the input shape,
 the scaling mode, the threshold, the seed, the best epoch, the resolved training schedule, the
 memory usage, how it was trained (``run``: ranks, backend, device, threads, precision), the run
-plan, the fitted table encoder, and the weights' shapes and sha256; ``model.safetensors`` the
+plan, and the weights' shapes and sha256; ``model.safetensors`` the
 network (``model.*``), the scaler (``scaler.*``) and the training scores (``decision_scores``).
 
 Every folder an earlier memae wrote loads (``tests/fixtures``): ``migrate`` brings its config
@@ -43,7 +43,6 @@ FIELDS = {  # key -> what it holds; a key not here makes a folder foreign
     "memory_usage": "the memory's slot usage on the training data",
     "run": "ranks, backend, device, threads, precision of the fit",
     "plan": "every auto setting as the fit resolved it",
-    "encoder": "the fitted table encoder (raw columns -> features)",
     "tensors": "the weights' names and shapes",
     "files": "the sha256 of the weights",
 }
