@@ -3,7 +3,7 @@ correctly or end in one memae error naming the file (never another exception, ne
 the valid files themselves must load.
 
 The default run tries FUZZ_CASES cases per format (about half a minute in all); ``-m slow`` runs
-test_fuzz_long with FUZZ_LONG_CASES each. benchmarks/RESULTS.md records the counts.
+test_fuzz_long with FUZZ_LONG_CASES each. docs/notes/reliability.md records the counts.
 """
 
 import gzip
