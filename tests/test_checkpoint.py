@@ -69,7 +69,7 @@ def test_a_flipped_byte_or_a_bad_value_is_refused(table, tmp_path):
         ("threshold", float("nan"), "threshold nan is not a number"),
         ("threshold", "0.1", "is not a number"),
         ("surprise", 1, "unknown keys: surprise"),
-        ("encoder", {}, "unknown keys: encoder"),  # no table encoder is saved yet (#38 item 3)
+        ("encoder", {"columns": [{"name": "a"}]}, "malformed table encoder"),
         ("plan", {"epochs": 1, "surprise": 2}, "malformed plan"),
     ]:
         cfg_path.write_text(json.dumps({**cfg, key: value}))

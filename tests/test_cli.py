@@ -216,8 +216,9 @@ def test_one_hot_tables_keep_their_encoding_for_scoring(tmp_path, capsys):
         "--one-hot",
     )
     assert code == 0, err
-    enc = json.loads((tmp_path / "m" / "table_encoding.json").read_text())
+    enc = json.loads((tmp_path / "m" / "config.json").read_text())["encoder"]  # in the model
     assert enc["columns"][1] == {"name": "kind", "categories": ["ftp", "mail", "web"]}
+    assert not (tmp_path / "m" / "table_encoding.json").exists()
     code, _, err = run(
         capsys,
         "score",
@@ -243,7 +244,7 @@ def test_one_hot_tables_keep_their_encoding_for_scoring(tmp_path, capsys):
 
 
 def test_model_lists_keep_commas_inside_brackets():
-    from memae.cli import _str_list
+    from memae.cli.options import str_list as _str_list
 
     specs = _str_list("arnet:channels=[16,32,64], ae,memae:similarity=cosine")
     assert specs == ["arnet:channels=[16,32,64]", "ae", "memae:similarity=cosine"]

@@ -23,6 +23,7 @@ from sklearn.utils import check_random_state
 from torch import Tensor
 
 from . import distributed, persist
+from .data.encoder import TableEncoder, is_frame
 from .distributed import World
 from .errors import CheckpointError, InputError, NotFittedError
 from .fitting import (
@@ -178,12 +179,19 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
         X: Any,
         y: Any = None,
         *,
+        encoder: TableEncoder | None = None,
         state_dir: str | os.PathLike | None = None,
         resume: bool | Literal["auto"] = False,
         keep_state: bool = False,
     ) -> MemAEDetector:
         """Train on ``X`` (normal data; ``y`` is ignored): arrays (n, d), (n, c, h, w),
-        (n, c, t, h, w), or a torch Dataset of such samples.
+        (n, c, t, h, w), a torch Dataset of such samples, or a pandas DataFrame (its numeric
+        columns as numbers, every other column one-hot encoded: ``memae.data.encoder``).
+
+        ``encoder``: the fitted ``TableEncoder`` that made ``X`` from a raw table (as
+        ``memae.data.readers.read_data`` returns it), or that encodes the DataFrame ``X``. The
+        detector keeps it as ``encoder_`` (None for arrays), saves it, and encodes every
+        DataFrame it scores with it, so a raw table scores as at training.
 
         ``state_dir``: keep the training state there after epochs (``memae.persist.trainstate``),
         removed once training completes unless ``keep_state`` (then the caller removes it
@@ -195,6 +203,7 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
         ARNet's views -> score the data -> threshold on the held-out scores."""
         if resume not in (True, False, "auto"):
             raise InputError(f"resume must be True, False or 'auto', not {resume!r}")
+        X, encoder = _encoded(X, encoder)
         data = Samples(X, "X", min_samples=2)
         device = distributed.local_device(resolve_device(self._checked().device))
         self._check_data(data.shape)
@@ -241,14 +250,14 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
                 state.remove()
             self.model_, self.scaler_, self.history_ = fitted.net, fitted.scaler, fitted.history
             self.input_shape_, self.seed_ = tuple(data.shape), seed
-            self.schedule_ = schedule
+            self.schedule_, self.encoder_ = schedule, encoder
             self._calibrate(data, val_idx, world)
         return self
 
     def plan(self, X: Any) -> RunPlan:
         """What ``fit(X)`` would do, every ``auto`` setting resolved (``memae.plan``); trains
         nothing and changes nothing on the estimator."""
-        data = Samples(X, "X", min_samples=2)
+        data = Samples(_encoded(X, None)[0], "X", min_samples=2)
         device = distributed.local_device(resolve_device(self._checked().device))
         self._check_data(data.shape)
         world = distributed.current()
@@ -477,6 +486,7 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
             "memory_usage": self.memory_usage_,
             "run": getattr(self, "run_", None),
             "plan": plan.as_dict() if plan else None,
+            "encoder": self.encoder_.as_dict() if getattr(self, "encoder_", None) else None,
         }
         persist.write_model(path, fields, tensors)
 
@@ -515,6 +525,8 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
             det.threshold_ = float(fields["threshold"])
             if fields.get("schedule"):
                 det.schedule_ = Schedule(**fields["schedule"])
+            saved = fields.get("encoder")
+            det.encoder_ = None if saved is None else TableEncoder.from_dict(saved)
         except (KeyError, TypeError, ValueError) as exc:
             raise CheckpointError(f"{path}/config.json is inconsistent: {exc}") from None
         if fields.get("plan") is not None:
@@ -586,6 +598,9 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
 
     def _samples(self, X: Any) -> Samples:
         self._fitted("model_")
+        encoder = getattr(self, "encoder_", None)
+        if encoder is not None and is_frame(X):  # a raw table, encoded as at training
+            X = encoder.transform(X)
         data = Samples(X, "X")
         check_shape(data.shape, self.input_shape_)
         return data
@@ -660,6 +675,15 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
 
 # the FLOPs of one sample per fitted network, counted once: a cache beside the estimator, so
 # that scoring leaves the estimator's own state unchanged
+def _encoded(X: Any, encoder: TableEncoder | None) -> tuple[Any, TableEncoder | None]:
+    """-> (the samples, the table encoder): a DataFrame encoded by ``encoder``, or by one
+    fitted on it; anything else as it is."""
+    if not is_frame(X):
+        return X, encoder
+    encoder = encoder or TableEncoder.fit_frame(X)
+    return encoder.transform(X), encoder
+
+
 _FLOPS: weakref.WeakKeyDictionary[Autoencoder, dict] = weakref.WeakKeyDictionary()
 
 

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from .data.encoder import TableEncoder, is_frame
 from .errors import CheckpointError, InputError
 from .fitting import resolve_inference_batch
 from .persist import atomic_write
@@ -67,11 +68,9 @@ class Exported(nn.Module):
         return (*outputs, out.error_map) if self.maps else outputs
 
 
-def export(
-    det: Any, path: str | os.PathLike, opset: int = OPSET, table_encoding: dict | None = None
-) -> Path:
+def export(det: Any, path: str | os.PathLike, opset: int = OPSET) -> Path:
     """Write the fitted ``det`` (a ``MemAEDetector``) to ``path`` as ONNX (whole or not at all);
-    ``table_encoding``: how ``memae train --one-hot`` encoded a table, kept in the metadata."""
+    its table encoder (``encoder_``) goes into the metadata (``table_encoding``)."""
     onnx = _require("onnx")
     blocker = det._fitted("model_").onnx_blocker
     if blocker:
@@ -112,8 +111,9 @@ def export(
         "params": json.dumps(det.saved_params()),
         "predicts": str(det.predicts_),
     }
-    if table_encoding is not None:
-        meta["table_encoding"] = json.dumps(table_encoding)
+    encoder = getattr(det, "encoder_", None)
+    if encoder is not None:
+        meta["table_encoding"] = json.dumps(encoder.as_dict())
     onnx.helper.set_model_props(proto, meta)
     proto.producer_name, proto.producer_version = "memae", __version__
     data = proto.SerializeToString()
@@ -124,7 +124,8 @@ def export(
 class OnnxDetector:
     """A detector exported by ``export``, scored by onnxruntime with the torch detector's
     outputs: ``decision_function``, ``predict``, ``error_maps``, ``score_maps``; ``threshold_``,
-    ``input_shape_`` and ``predicts_`` as saved. ``threads``: onnxruntime's intra-op threads
+    ``input_shape_``, ``predicts_`` and the table encoder ``encoder_`` as saved (a DataFrame is
+    encoded by it, as by the torch detector). ``threads``: onnxruntime's intra-op threads
     (``auto``: as the torch detector chooses them)."""
 
     def __init__(self, path: str | os.PathLike, threads: int | str = "auto") -> None:
@@ -137,7 +138,13 @@ class OnnxDetector:
         self.params = json.loads(meta["params"])
         self.memae_version = meta["memae_version"]
         self.predicts_ = int(meta.get("predicts", 0))  # files of before predictors: 0
-        self.table_encoding = meta.get("table_encoding")
+        self.table_encoding = meta.get("table_encoding")  # as saved (a dict), or None
+        self.encoder_ = None
+        if self.table_encoding is not None:
+            try:
+                self.encoder_ = TableEncoder.from_dict(self.table_encoding)
+            except ValueError as exc:
+                raise CheckpointError(f"{self.path}: {exc}") from None
         setting = self.params.get("inference_batch_size", "auto")
         self.batch_size = resolve_inference_batch(setting, len(self.input_shape_))
         options = ort.SessionOptions()
@@ -197,6 +204,8 @@ class OnnxDetector:
         return self.score_maps(X)[1]
 
     def _run(self, X: Any, maps: bool, labels: bool = False) -> tuple[Any, Any, Any]:
+        if self.encoder_ is not None and is_frame(X):  # a raw table, encoded as at training
+            X = self.encoder_.transform(X)
         data = Samples(X, "X")
         check_shape(data.shape, self.input_shape_, owner="OnnxDetector")
         if maps and len(self.input_shape_) < 3:

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from .encoder import Column, TableEncoder, id_column
 from .layout import (
     Loaded,
     TableLayout,
@@ -28,7 +29,7 @@ HEAD_BYTES = 1 << 16  # the layout is recognised from the lines in the first 64 
 
 
 def read_numeric(
-    path: Path, label_column: str | None, layout: TableLayout, encoding: dict | None
+    path: Path, label_column: str | None, layout: TableLayout, encoding: TableEncoder | None
 ) -> Loaded | None:
     """The table as float32 samples (+ labels, ids), or None where the general reader is needed
     (no pyarrow, a non-numeric feature column, a malformed file)."""
@@ -37,7 +38,7 @@ def read_numeric(
         import pyarrow.csv as pacsv
     except ImportError:
         return None
-    if encoding is not None and any(c["categories"] is not None for c in encoding["columns"]):
+    if encoding is not None and encoding.categorical:
         return None
     recognised = _layout(path, layout)
     if recognised is None:
@@ -78,10 +79,11 @@ def read_numeric(
     pa.default_memory_pool().release_unused()  # arrow keeps freed blocks for reuse otherwise
     table = pa.concat_tables(extra)
     ids = table.column(id_name).to_pylist() if id_name is not None else None
-    if ids is not None and layout.id_column is None and not row_numbers(ids):
+    if ids is not None and id_column(layout, encoding, names) is None and not row_numbers(ids):
         return None  # not pandas' index after all: a feature column
     y = _labels(pa, table.column(label_name)) if label_name is not None else None
-    spec = {"columns": [{"name": n, "categories": None} for n in keep]}
+    dropped = [n for n in names if n not in {*keep, *text}]
+    spec = TableEncoder(tuple(Column(n) for n in keep), id_name, label_name, tuple(dropped))
     return Loaded(X, y, ids, encoding=spec)
 
 
@@ -131,17 +133,20 @@ def _columns(
     header: bool,
     label_column: str | None,
     layout: TableLayout,
-    encoding: dict | None,
+    encoding: TableEncoder | None,
 ) -> tuple[str | None, str | None, list[str]] | None:
     """-> (id column, label column, feature columns), as the general reader picks them."""
     label = names[column_index(path, names, label_column, header)] if label_column else None
-    if layout.id_column is not None:
-        ident = names[column_index(path, names, layout.id_column, header)]
+    given = id_column(layout, encoding, names)
+    if given is not None:
+        ident = names[column_index(path, names, given, header)]
+        if ident != names[0] and pandas_index_name(names, header):
+            return None  # and pandas' index beside it: the general reader drops it
     else:  # pandas' unnamed index column, when its values turn out to be 0, 1, 2, ...
         ident = names[0] if pandas_index_name(names, header) else None
     dropped = {names[column_index(path, names, c, header)] for c in layout.drop_columns}
     if encoding is not None:
-        keep = [c["name"] for c in encoding["columns"]]
+        keep = [c.name for c in encoding.columns]
         return (ident, label, keep) if all(k in names for k in keep) else None
     return ident, label, [n for n in names if n not in {label, ident, *dropped}]
 

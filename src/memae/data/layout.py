@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -18,7 +19,7 @@ class Loaded:
     X: np.ndarray
     y: np.ndarray | None = None
     ids: list[str] | None = None
-    encoding: dict | None = None  # how a table's columns were encoded (see read_table)
+    encoding: Any = None  # tables: the memae.data.encoder.TableEncoder that made X
 
 
 @dataclass(frozen=True)

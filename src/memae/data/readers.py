@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError, MemAEError
+from .encoder import TableEncoder, id_column
 from .idx import is_idx, read_idx
 from .layout import (
     Loaded,
@@ -72,7 +73,7 @@ def read_data(
     image_size: tuple[int, int] | None = None,
     color: bool | None = None,
     one_hot: bool = False,
-    encoding: dict | None = None,
+    encoding: TableEncoder | None = None,
     table: TableLayout | None = None,
 ) -> Loaded:
     """Dispatch on the file type. ``key`` picks an array in .npz/.mat; ``label_column`` a CSV
@@ -108,7 +109,11 @@ def read_data(
 
 
 def _any_table(
-    path: Path, label_column: str | None, one_hot: bool, encoding: dict | None, table: TableLayout
+    path: Path,
+    label_column: str | None,
+    one_hot: bool,
+    encoding: TableEncoder | None,
+    table: TableLayout,
 ) -> Loaded:
     """A numeric text table through pyarrow's columnar reader where it can, else ``read_table``."""
     if path.suffix.lower() != ".parquet" and not one_hot:  # one-hot: categories to encode
@@ -148,7 +153,7 @@ def read_table(
     label_column: str | None = None,
     labels_only: bool = False,
     one_hot: bool = False,
-    encoding: dict | None = None,
+    encoding: TableEncoder | None = None,
     layout: TableLayout | None = None,
 ) -> Loaded:
     """CSV/TSV (optional header row, delimiter , ; or tab) or Parquet; ``label_column`` is
@@ -164,48 +169,39 @@ def read_table(
     label_idx = None
     if label_column is not None:
         label_idx = column_index(path, names, label_column, has_header)
-    id_idx = _id_column(path, names, rows, has_header, layout.id_column)
+    id_idx = _id_column(path, names, rows, has_header, id_column(layout, encoding, names))
     ids = [r[id_idx] for r in rows] if id_idx is not None else None
     dropped = {column_index(path, names, c, has_header) for c in layout.drop_columns}
+    if id_idx != 0 and pandas_index_name(names, has_header) and row_numbers([r[0] for r in rows]):
+        dropped.add(0)  # pandas' unnamed index beside another id column: never a feature
     y = None
     if label_idx is not None:
         col = [r[label_idx] for r in rows]
         y = np.array([float(v) for v in col]) if all(is_number(v) for v in col) else np.array(col)
         if labels_only:
             return Loaded(np.empty((len(rows), 0)), y)
-    keep = [i for i in range(width) if i not in {label_idx, id_idx, *dropped}]
+    keep = [names[i] for i in range(width) if i not in {label_idx, id_idx, *dropped}]
+    by_name = {n: i for i, n in enumerate(names)}
+
+    def column(name: str) -> np.ndarray:
+        return np.array([r[by_name[name]] for r in rows], dtype=object)
+
     if encoding is None:
-        categorical = [i for i in keep if not all(is_number(r[i]) for r in rows)]
-        if categorical and not one_hot:
-            which = ", ".join(names[i] for i in categorical[:5])
+        encoding = TableEncoder.fit(
+            keep,
+            column,
+            id_column=None if id_idx is None else names[id_idx],
+            label_column=None if label_idx is None else names[label_idx],
+            drop_columns=tuple(names[i] for i in sorted(dropped)),
+        )
+        if encoding.categorical and not one_hot:
+            which = ", ".join(encoding.text_columns[:5])
             which = which if has_header else f"{which} (0-based; the file has no header)"
             raise InputError(
                 f"{path}: non-numeric column(s) {which}; pass --one-hot to encode them, "
                 "--label-column if one holds labels, or --drop-columns"
             )
-        encoding = {
-            "columns": [
-                {
-                    "name": names[i],
-                    "categories": sorted({r[i] for r in rows}) if i in categorical else None,
-                }
-                for i in keep
-            ]
-        }
-    blocks = []
-    for spec in encoding["columns"]:
-        if spec["name"] not in names:
-            raise InputError(f"{path} has no column {spec['name']!r} that the model was trained on")
-        i = names.index(spec["name"])
-        col = [r[i] for r in rows]
-        if spec["categories"] is None:
-            if not all(is_number(v) for v in col):
-                raise InputError(f"{path}: column {spec['name']!r} must be numeric")
-            blocks.append(np.array([[float(v) if v.strip() else np.nan] for v in col]))
-        else:
-            cats = np.array(spec["categories"], dtype=object)
-            blocks.append((np.array(col, dtype=object)[:, None] == cats[None]).astype(float))
-    X = np.hstack(blocks) if blocks else np.empty((len(rows), 0))
+    X = encoding.encode(names, column, len(rows), str(path))
     return Loaded(X, y, ids, encoding=encoding)
 
 

@@ -1,9 +1,10 @@
-"""The model folder's schema (format ``memae.detector``, version 2) and its migrations.
+"""The model folder's schema (format ``memae.detector``, version 3) and its migrations.
 
 ``config.json`` holds the format tag and version, the estimator's parameters, the input shape,
 the scaling mode, the threshold, the seed, the best epoch, the resolved training schedule, the
 memory usage, how it was trained (``run``: ranks, backend, device, threads, precision), the run
-plan, and the weights' shapes and sha256; ``model.safetensors`` the
+plan, the fitted table encoder (``memae.data.encoder``; None but for tables), and the weights'
+shapes and sha256; ``model.safetensors`` the
 network (``model.*``), the scaler (``scaler.*``) and the training scores (``decision_scores``).
 
 Every folder an earlier memae wrote loads (``tests/fixtures``): ``migrate`` brings its config
@@ -12,8 +13,10 @@ to today's schema, ``match_tensors`` its weights. Loading reads JSON and safeten
 
 from __future__ import annotations
 
+import json
 import math
 import os
+from pathlib import Path
 from typing import Any
 
 from torch import Tensor
@@ -25,7 +28,8 @@ from ..models.registry import BOTTLENECK_DEFAULTS
 from .atomic import read_folder, write_folder
 
 FORMAT = "memae.detector"
-FORMAT_VERSION = 2  # 2: the family's own defaults are recorded (an older memae refuses it)
+FORMAT_VERSION = 3  # 2: the family's own defaults recorded; 3: the table encoder inside
+LEGACY_ENCODER = "table_encoding.json"  # where `memae train --one-hot` kept it before version 3
 
 FIELDS = {  # key -> what it holds; a key not here makes a folder foreign
     "format": "the format tag",
@@ -43,6 +47,7 @@ FIELDS = {  # key -> what it holds; a key not here makes a folder foreign
     "memory_usage": "the memory's slot usage on the training data",
     "run": "ranks, backend, device, threads, precision of the fit",
     "plan": "every auto setting as the fit resolved it",
+    "encoder": "the fitted table encoder: feature, id, label and dropped columns",
     "tensors": "the weights' names and shapes",
     "files": "the sha256 of the weights",
 }
@@ -69,9 +74,22 @@ def read_model(folder: str | os.PathLike) -> tuple[dict[str, Any], dict[str, Ten
     config, tensors = read_folder(folder)
     check(folder, config)
     try:
-        return migrate(config), tensors
+        fields = migrate(config)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise CheckpointError(f"{folder}/config.json is inconsistent: {exc}") from None
+    if config["format_version"] < 3:
+        fields["encoder"] = _legacy_encoder(Path(folder) / LEGACY_ENCODER)
+    return fields, tensors
+
+
+def _legacy_encoder(path: Path) -> dict[str, Any] | None:
+    """The table encoding that `memae train --one-hot` wrote beside folders of version 2."""
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{path} is corrupt: {exc}") from None
 
 
 def check(path: Any, config: dict[str, Any]) -> None:
