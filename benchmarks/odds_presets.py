@@ -17,7 +17,7 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 
 from memae.bench.common import fit_and_score
-from memae.bench.tabular import ODDS_TRAINING, odds_epochs
+from memae.bench.tabular import ODDS_TRAINING
 from memae.data.protocols import inlier_split
 from memae.data.tabular import read_odds
 from memae.models.mlp import auto_hidden
@@ -64,12 +64,7 @@ def main() -> None:
                 res = []
                 for seed in seeds:
                     tr, te = inlier_split(data.y, seed)
-                    epochs = odds_epochs(len(tr))
-                    training = {
-                        **ODDS_TRAINING,
-                        "epochs": epochs,
-                        "model_options": {"hidden": hidden},
-                    }
+                    training = {**ODDS_TRAINING, "model_options": {"hidden": hidden}}
                     _, s, _ = fit_and_score(model, seed, training, "cpu", data.X[tr], data.X[te])
                     res.append(roc_auc_score(data.y[te] != 0, s))
                 aucs[data.name] = float(np.mean(res))

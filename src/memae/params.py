@@ -198,6 +198,17 @@ class Param:
     def cli_flag(self) -> str:
         return self.flag or "--" + self.name.replace("_", "-")
 
+    def read(self, text: str) -> Any:
+        """The value that ``text`` (a command-line or model-spec value) gives this parameter;
+        a ValueError says what it should be."""
+        try:
+            value = self.kind.parse(text)
+        except (TypeError, ValueError):
+            value = None
+        if not self.kind.accepts(value):
+            raise ValueError(f"{text!r} is not {self.kind}")
+        return value
+
 
 PARAMS: tuple[Param, ...] = (
     Param(

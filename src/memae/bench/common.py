@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import multiprocessing
@@ -43,13 +44,8 @@ def _value(key: str, text: str) -> Any:
     """A detector parameter is read as its table entry reads it (``channels_last=1`` is True);
     a model option as a JSON list, an int, a float or a name."""
     if key in BY_NAME:
-        kind = BY_NAME[key].kind
-        try:
-            value = kind.parse(text)
-        except (TypeError, ValueError):
-            value = None
-        if value is not None and kind.accepts(value):
-            return value
+        with contextlib.suppress(ValueError):  # else as a model option; the detector says why
+            return BY_NAME[key].read(text)
     if text.startswith("["):  # a list, e.g. channels=[16,32,64]
         try:
             return json.loads(text)

@@ -60,13 +60,14 @@ KDD_TRAINING: dict[str, Any] = {
     "validation_fraction": 0.1,
     "model_options": {"hidden": list(PAPER_KDD_HIDDEN)},
 }
-ODDS_TRAINING: dict[str, Any] = {"lr": 1e-3, "batch_size": 128, "validation_fraction": 0.1}
-ODDS_SAMPLE_STEPS = 300_000  # ODDS epochs = this / n_train, clipped to [10, 200]
-
-
-def odds_epochs(n_train: int) -> int:
-    """ODDS training length: about ODDS_SAMPLE_STEPS samples seen, 10 to 200 epochs."""
-    return int(np.clip(round(ODDS_SAMPLE_STEPS / n_train), 10, 200))
+# ODDS epochs: "auto", the mlp family's budget (memae.fitting.AUTO_TRAINING: about 300,000
+# samples seen, 10 to 200 epochs), resolved once, by the detector, on its own training rows
+ODDS_TRAINING: dict[str, Any] = {
+    "epochs": "auto",
+    "lr": 1e-3,
+    "batch_size": 128,
+    "validation_fraction": 0.1,
+}
 
 
 @dataclass
@@ -277,7 +278,7 @@ def _run_odds(bench: TabularBench) -> ResultsTable:
             names.append(data.name)
             for seed in bench.seeds:
                 train, test = inlier_split(data.y, seed)
-                training = bench.training({**ODDS_TRAINING, "epochs": odds_epochs(len(train))})
+                training = bench.training(ODDS_TRAINING)
                 for spec in models:
                     key = {"dataset": data.name, "model": spec, "seed": seed}
                     split = (data.X[train], data.X[test])
@@ -314,7 +315,10 @@ def _odds_markdown(
         "seeds": ", ".join(map(str, bench.seeds)),
         "deep training": {
             **bench.training(ODDS_TRAINING),
-            "epochs": f"{ODDS_SAMPLE_STEPS:,} / n_train, clipped to [10, 200]",
+            "epochs": "auto: the mlp budget of memae.fitting.AUTO_TRAINING, 300,000 / the "
+            "training rows (held-out rows not counted), clipped to [10, 200]"
+            if bench.epochs is None
+            else bench.epochs,
             "network": "tabular preset (memae.models.mlp.auto_hidden): at least 64-32-16, "
             "code d/4 in [2, 32], tanh, N = 50",
         },

@@ -78,12 +78,9 @@ CLI_DEFAULTS = {"random_state": 0}  # the command line seeds by default; the lib
 def converter(param: Param):
     def convert(text: str):
         try:
-            value = param.kind.parse(text)
-        except (TypeError, ValueError):
-            value = None
-        if not param.kind.accepts(value):
-            raise argparse.ArgumentTypeError(f"{text!r} is not {param.kind}")
-        return value
+            return param.read(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
 
     return convert
 
