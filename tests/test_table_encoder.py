@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -150,3 +151,17 @@ def test_a_version_2_folder_takes_its_table_encoding_json(tmp_path):
     (model / "table_encoding.json").write_text("{not json")
     with pytest.raises(CheckpointError, match="table_encoding.json is corrupt"):
         MemAEDetector.load(model)
+
+
+def test_a_v2_one_hot_model_scores_its_raw_table_as_it_did(tmp_path):
+    """tests/fixtures/v2 (make_v2.py): saved by format v2, the encoding beside the model."""
+    folder = Path(__file__).resolve().parent / "fixtures" / "v2" / "table_onehot"
+    assert (folder / "model" / "table_encoding.json").exists()
+    det = MemAEDetector.load(folder / "model")
+    assert det.encoder_ is not None and det.encoder_.categorical
+    _cli("score", folder / "test.csv", "--model", folder / "model", "--id-column", "host",
+         "--out", tmp_path / "s.csv")  # fmt: skip
+    ids, scores = _scores(tmp_path / "s.csv")
+    saved_ids, saved = _scores(folder / "scores.csv")
+    assert ids == saved_ids
+    np.testing.assert_allclose(scores, saved, rtol=1e-6)
