@@ -129,10 +129,11 @@ def leave() -> None:
     """End the process group, if there is one (at exit, registered by ``join``), once every rank
     has come this far: a rank that tore its group down while another still wrote (rank 0 saving
     the model) could abort that one from gloo's threads. What the fits left in reference
-    cycles is collected first, while the interpreter is whole. Known limit: a gloo group that
-    DistributedDataParallel was built on keeps its threads after destroy_process_group (seen
-    in /proc/self/task), so it is torn down with the interpreter, where rank 0 was seen to
-    abort ("terminate called without an active exception"; benchmarks/torchrun_exit.py)."""
+    cycles is collected first, while the interpreter is whole. Known limit: after a fit the
+    gloo group keeps its threads past destroy_process_group (seen in /proc/self/task; a
+    DistributedDataParallel wrapper is one holder, not the only one), so it is torn down
+    with the interpreter, where rank 0 was seen to abort ("terminate called without an
+    active exception"; benchmarks/torchrun_exit.py, docs/results/engineering.md)."""
     if dist.is_available() and dist.is_initialized():
         gc.collect()
         with contextlib.suppress(RuntimeError):  # a rank already gone: nothing to wait for
