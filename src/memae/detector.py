@@ -23,7 +23,7 @@ from sklearn.utils import check_random_state
 from torch import Tensor
 
 from . import distributed, persist
-from .data.encoder import TableEncoder, is_frame
+from .data.encoder import TableEncoder, as_features, is_frame
 from .distributed import World
 from .errors import CheckpointError, InputError, NotFittedError
 from .fitting import (
@@ -598,10 +598,7 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
 
     def _samples(self, X: Any) -> Samples:
         self._fitted("model_")
-        encoder = getattr(self, "encoder_", None)
-        if encoder is not None and is_frame(X):  # a raw table, encoded as at training
-            X = encoder.transform(X)
-        data = Samples(X, "X")
+        data = Samples(as_features(X, getattr(self, "encoder_", None)), "X")
         check_shape(data.shape, self.input_shape_)
         return data
 
@@ -673,17 +670,16 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
         return all_scores, (np.concatenate(error_maps) if maps else None)
 
 
-# the FLOPs of one sample per fitted network, counted once: a cache beside the estimator, so
-# that scoring leaves the estimator's own state unchanged
 def _encoded(X: Any, encoder: TableEncoder | None) -> tuple[Any, TableEncoder | None]:
     """-> (the samples, the table encoder): a DataFrame encoded by ``encoder``, or by one
     fitted on it; anything else as it is."""
-    if not is_frame(X):
-        return X, encoder
-    encoder = encoder or TableEncoder.fit_frame(X)
-    return encoder.transform(X), encoder
+    if is_frame(X) and encoder is None:
+        encoder = TableEncoder.fit_frame(X)
+    return as_features(X, encoder), encoder
 
 
+# the FLOPs of one sample per fitted network, counted once: a cache beside the estimator, so
+# that scoring leaves the estimator's own state unchanged
 _FLOPS: weakref.WeakKeyDictionary[Autoencoder, dict] = weakref.WeakKeyDictionary()
 
 

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .data.encoder import TableEncoder, is_frame
+from .data.encoder import TableEncoder, as_features
 from .errors import CheckpointError, InputError
 from .fitting import resolve_inference_batch
 from .persist import atomic_write
@@ -204,9 +204,7 @@ class OnnxDetector:
         return self.score_maps(X)[1]
 
     def _run(self, X: Any, maps: bool, labels: bool = False) -> tuple[Any, Any, Any]:
-        if self.encoder_ is not None and is_frame(X):  # a raw table, encoded as at training
-            X = self.encoder_.transform(X)
-        data = Samples(X, "X")
+        data = Samples(as_features(X, self.encoder_), "X")
         check_shape(data.shape, self.input_shape_, owner="OnnxDetector")
         if maps and len(self.input_shape_) < 3:
             raise InputError("error maps exist for images and clips, not for vectors")

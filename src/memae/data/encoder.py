@@ -165,6 +165,12 @@ def id_column(layout: TableLayout, encoder: TableEncoder | None, names: list[str
     return encoder.id_column if encoder.id_column in names else None
 
 
+def as_features(X: Any, encoder: TableEncoder | None) -> Any:
+    """A DataFrame encoded by ``encoder`` (a raw table, as at training); anything else, or any
+    input to a model without an encoder, as it is."""
+    return encoder.transform(X) if encoder is not None and is_frame(X) else X
+
+
 def is_frame(X: Any) -> bool:
     """A pandas (or pandas-like) DataFrame: named columns, rows counted by ``len``."""
     return hasattr(X, "columns") and hasattr(X, "dtypes") and hasattr(X, "__getitem__")
