@@ -92,11 +92,22 @@ def join(device: torch.device) -> World:
     if device.type == "cuda":  # each rank's collectives on its own GPU
         torch.cuda.set_device(device)
     timeout = timedelta(seconds=float(os.environ.get(TIMEOUT_ENV, DEFAULT_TIMEOUT)))
+    _import_group_defaults()
     dist.init_process_group(backend, timeout=timeout)
     # ended while the interpreter is whole: a group left to its teardown can abort the process
     # from gloo's threads ("terminate called without an active exception", pytorch#190489)
     atexit.register(leave)
     return current()
+
+
+def _import_group_defaults() -> None:
+    """Import, before the group exists, the torch modules whose functions take
+    ``group=group.WORLD`` as a default: imported later (DistributedDataParallel imports
+    ``torch.distributed.nn.functional`` through ``torch.distributed._shard``), ten defaults hold
+    the group past ``destroy_process_group``, its gloo threads live on into the interpreter's
+    teardown, and rank 0 was seen to abort there. Imported first, the defaults are None."""
+    import torch.distributed.nn.functional  # noqa: F401
+    import torch.nn.parallel.distributed  # noqa: F401
 
 
 def check_same(world: World, what: str, value: Any) -> None:
@@ -129,11 +140,8 @@ def leave() -> None:
     """End the process group, if there is one (at exit, registered by ``join``), once every rank
     has come this far: a rank that tore its group down while another still wrote (rank 0 saving
     the model) could abort that one from gloo's threads. What the fits left in reference
-    cycles is collected first, while the interpreter is whole. Known limit: after a fit the
-    gloo group keeps its threads past destroy_process_group (seen in /proc/self/task; a
-    DistributedDataParallel wrapper is one holder, not the only one), so it is torn down
-    with the interpreter, where rank 0 was seen to abort ("terminate called without an
-    active exception"; benchmarks/torchrun_exit.py, docs/results/engineering.md)."""
+    cycles is collected first, while the interpreter is whole, so that the group and its
+    gloo threads end here, not in the interpreter's teardown (see ``_import_group_defaults``)."""
     if dist.is_available() and dist.is_initialized():
         gc.collect()
         with contextlib.suppress(RuntimeError):  # a rank already gone: nothing to wait for
