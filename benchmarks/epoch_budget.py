@@ -1,7 +1,8 @@
-"""The epoch-budget rule of ``arnet_budget.py`` and ``pixcnn_budget.py``: the first epoch whose
-loss, as a running mean over ``smooth`` epochs (one epoch's loss jumps by 10% and more), is within
-``within`` of that mean at the run's end: where more epochs stop paying. The loss curve is the
-detector's own history (``history_``), one row per epoch."""
+"""The epoch-budget curves of ``arnet_budget.py``, ``mnist_budget.py`` and ``pixcnn_budget.py``:
+one row per epoch of the detector's own history (``history_``), and the rule
+(``memae.bench.budgets.rule``) that reads a budget off them: the first epoch whose loss, as a
+running mean over ``smooth`` epochs (one epoch's loss jumps by 10% and more), is within ``within``
+of that mean at the run's end: where more epochs stop paying."""
 
 from __future__ import annotations
 
@@ -14,12 +15,7 @@ import numpy as np
 import torch
 from csvout import write_rows
 
-
-def budget(losses: list[float], within: float, smooth: int) -> int:
-    """The first epoch (from 1) whose ``smooth``-epoch running mean of ``losses`` is within
-    ``within`` of the running mean at the last epoch."""
-    means = [float(np.mean(losses[max(0, i - smooth + 1) : i + 1])) for i in range(len(losses))]
-    return next(e for e, v in enumerate(means, 1) if v <= means[-1] * (1 + within))
+from memae.bench.budgets import rule as budget
 
 
 def write_curve(

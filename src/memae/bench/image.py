@@ -24,6 +24,7 @@ from ..data.protocols import OneClassSplit, one_class_split, standard_split
 from ..detector import MemAEDetector
 from ..errors import InputError
 from ..persist import atomic_write_text
+from .budgets import budgets
 from .common import parse_model, slug, training_overrides, with_budget
 from .results import (
     ResultsTable,
@@ -53,13 +54,7 @@ TRAINING: dict[str, dict[str, Any]] = {
     "cifar100": {"epochs": 40, "lr": 1e-3, "batch_size": 64},
     "folder": {"epochs": 40, "lr": 1e-3, "batch_size": 32},
     "mvtec": {"epochs": 100, "lr": 1e-3, "batch_size": 16},  # a model without a budget
-}
-# Each model's own epochs in a preset, where its training loss (5-epoch mean) comes within 5% of
-# its value at the end of a longer run, on a real-world category in the MVTec layout
-# (benchmarks/arnet_budget.py --model; benchmarks/RESULTS.md). --epochs overrides them.
-BUDGETS: dict[str, dict[str, int]] = {
-    "mvtec": {"arnet": 50, "ae": 94, "memae": 70, "memae-local": 49, "mnad": 50}
-}
+}  # each model's own epochs: memae.bench.budgets
 
 
 @dataclass
@@ -193,7 +188,7 @@ def _jobs(bench: ImageBench, training: dict[str, Any], seen: list[Task]) -> Iter
         split = (task.split.train, task.split.test)
         for spec in bench.models:
             key = {**_key(bench, task), "model": spec}
-            mine = with_budget(training, BUDGETS.get(bench.dataset, {}), spec, bench.epochs)
+            mine = with_budget(training, budgets(bench.dataset), spec, bench.epochs)
             yield Job(key, spec, task.seed, mine, bench.device, lambda s=split: s, task)
 
 
@@ -256,7 +251,7 @@ def write_markdown(bench: ImageBench, table: ResultsTable, seen: list[Task]) -> 
         "epochs per model": (
             "the bench's --epochs"
             if bench.epochs is not None
-            else f"{BUDGETS.get(bench.dataset, {})} (chosen on training loss), others the above"
+            else f"{budgets(bench.dataset)} (chosen on training loss), others the above"
         ),
         "command": f"`{bench.command}`" if bench.command else "(library call)",
     }
