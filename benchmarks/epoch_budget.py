@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from csvout import write_rows
 
+from memae.bench.budgets import SMOOTH, WITHIN
 from memae.bench.budgets import rule as budget
 
 
@@ -48,5 +49,5 @@ def choose(csv_path: Path, column: str, val_column: str, within: float, smooth: 
 
 def rule_options(*parsers: argparse.ArgumentParser) -> None:
     for p in parsers:
-        p.add_argument("--within", type=float, default=0.05)
-        p.add_argument("--smooth", type=int, default=5, help="epochs in the running mean")
+        p.add_argument("--within", type=float, default=WITHIN)
+        p.add_argument("--smooth", type=int, default=SMOOTH, help="epochs in the running mean")

@@ -8,7 +8,7 @@ budget is the rule of ``epoch_budget.py`` on the training loss. No test record i
 no label is read beyond the split's (attacks are the training class): the choice sees no test
 label.
 
-    python benchmarks/kdd_budget.py curve ../shared/data/kddcup99 --model memae --epochs 60 \\
+    python benchmarks/kdd_budget.py curve ../shared/data/kddcup99 --model memae --epochs 200 \\
         --out benchmarks/results/kdd_budget/memae.csv
     python benchmarks/kdd_budget.py choose benchmarks/results/kdd_budget/memae.csv
 """
@@ -47,7 +47,7 @@ def main() -> None:
     c.add_argument("data_dir", type=Path)
     c.add_argument("--model", default="memae", help="a bench model spec (default: memae)")
     c.add_argument("--run", type=int, default=100, help="an exploratory run, not one of 0-19")
-    c.add_argument("--epochs", type=int, default=60)
+    c.add_argument("--epochs", type=int, default=200)
     c.add_argument("--out", type=Path, required=True)
     h = sub.add_parser("choose")
     h.add_argument("csv", type=Path)

@@ -46,9 +46,11 @@ def curve(
                 train_images=len(train))  # fmt: skip
 
 
-def parser(doc: str, model: str, column: str, names: tuple[str, str]) -> argparse.ArgumentParser:
-    """The ``curve`` and ``choose`` commands, with ``model``, ``column`` and the loss column
-    ``names`` as defaults (pixcnn_budget.py is this script with PixCNN's)."""
+def parser(
+    doc: str, model: str, column: str, names: tuple[str, str], epochs: int = 200
+) -> argparse.ArgumentParser:
+    """The ``curve`` and ``choose`` commands, with ``model``, ``column``, the loss column
+    ``names`` and ``epochs`` as defaults (pixcnn_budget.py is this script with PixCNN's)."""
     p = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     p.set_defaults(names=names)
     sub = p.add_subparsers(dest="command", required=True)
@@ -56,7 +58,7 @@ def parser(doc: str, model: str, column: str, names: tuple[str, str]) -> argpars
     c.add_argument("data_dir", type=Path)
     c.add_argument("--model", default=model, help=f"a bench model spec (default: {model})")
     c.add_argument("--cls", type=int, default=0)
-    c.add_argument("--epochs", type=int, default=200)
+    c.add_argument("--epochs", type=int, default=epochs)
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("--out", type=Path, required=True)
     h = sub.add_parser("choose")

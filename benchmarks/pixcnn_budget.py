@@ -13,4 +13,4 @@ from __future__ import annotations
 from mnist_budget import main, parser
 
 if __name__ == "__main__":
-    main(parser(__doc__, "pixcnn", "val_nll", ("train_nll", "val_nll")).parse_args())
+    main(parser(__doc__, "pixcnn", "val_nll", ("train_nll", "val_nll"), epochs=30).parse_args())
