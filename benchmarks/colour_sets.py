@@ -3,12 +3,17 @@
 - ``ped2 OUT``: UCSD Ped2 frames (3-channel JPEGs) with their pixel masks, as
   ``arnet_budget.py make`` links them: every 10th training frame as ``train/good``, every
   labelled test frame as ``test/good`` or ``test/anomaly`` with ``ground_truth/anomaly``.
+- ``ped2 OUT --validation``: the same ``train/good``; the test images are held-out *training*
+  frames (every 10th from the 5th; no test frame): half as ``test/good``, half with a 48x48
+  patch of the frame pasted at least 80 rows above or below where it was (out of its place:
+  grass on the walkway, walkway on the lawn; ``test/patch``, masks), for choosing a variant.
 - ``digits OUT``: MNIST digits at 128x128, each drawn in its own colour on its own coloured
   background. ``train/good``: the first ``--train`` training digits (all classes). ``test/good``:
   ``--test`` test digits; ``test/scratch``, ``test/spot``, ``test/stain``: as many other test
   digits with a mark drawn over the stroke (a thick line in a foreign colour, a filled disc, or
   part of the stroke recoloured), each with its mask in ``ground_truth/<defect>/``. The marks
-  are drawn from ``--seed``; nothing is chosen on them.
+  are drawn from ``--seed``; nothing is chosen on them. ``--validation``: the test images are
+  MNIST *training* digits after the first ``--train`` (no test digit), for choosing a variant.
 
     python benchmarks/colour_sets.py ped2 /tmp/colour/ped2
     python benchmarks/colour_sets.py digits /tmp/colour/digits
@@ -72,11 +77,15 @@ def _save(path: Path, image: np.ndarray) -> None:
     Image.fromarray((np.clip(image, 0, 1) * 255).round().astype(np.uint8)).save(path)
 
 
-def digits(out: Path, train: int = 500, test: int = 100, seed: int = 0) -> None:
+def digits(
+    out: Path, train: int = 500, test: int = 100, seed: int = 0, validation: bool = False
+) -> None:
     """Write the colour-digit category to ``out`` (see the module docstring)."""
     rng = np.random.default_rng(seed)
-    train_x = read_idx(MNIST / "train-images-idx3-ubyte.gz")[:train, 0]
-    test_x = read_idx(MNIST / "t10k-images-idx3-ubyte.gz")[: test * (1 + len(DEFECTS)), 0]
+    pool = read_idx(MNIST / "train-images-idx3-ubyte.gz")[:, 0]
+    train_x, held = pool[:train], pool[train:]
+    source = held if validation else read_idx(MNIST / "t10k-images-idx3-ubyte.gz")[:, 0]
+    test_x = source[: test * (1 + len(DEFECTS))]
     (out / "train" / "good").mkdir(parents=True, exist_ok=True)
     for i, x in enumerate(train_x):
         _save(out / "train" / "good" / f"{i:04d}.png", _digit(x, rng)[0])
@@ -96,20 +105,53 @@ def digits(out: Path, train: int = 500, test: int = 100, seed: int = 0) -> None:
     print(f"{out}: {train} training digits, {test} good and {test * len(DEFECTS)} marked tests")
 
 
+def ped2_validation(out: Path, seed: int = 0, patch: int = 48) -> None:
+    """Write the Ped2 validation category to ``out`` (see the module docstring)."""
+    make_train = sorted((SHARED / "training" / "frames").glob("*/*.jpg"))
+    rng = np.random.default_rng(seed)
+    (out / "train" / "good").mkdir(parents=True, exist_ok=True)
+    for f in make_train[::10]:
+        dst = out / "train" / "good" / f"{f.parent.name}_{f.stem}.jpg"
+        if not dst.exists():
+            dst.symlink_to(f.resolve())
+    held = make_train[5::10]
+    for sub in ("test/good", "test/patch", "ground_truth/patch"):
+        (out / sub).mkdir(parents=True, exist_ok=True)
+    for i, f in enumerate(held):
+        image = np.asarray(Image.open(f).convert("RGB")).copy()
+        name = f"{f.parent.name}_{f.stem}"
+        if i % 2 == 0:
+            Image.fromarray(image).save(out / "test" / "good" / f"{name}.png")
+            continue
+        h, w = image.shape[:2]
+        (sy, ty), (sx, tx) = (rng.integers(0, n - patch, 2) for n in (h, w))
+        while abs(int(sy) - int(ty)) < 80:
+            sy, ty = rng.integers(0, h - patch, 2)
+        image[ty : ty + patch, tx : tx + patch] = image[sy : sy + patch, sx : sx + patch].copy()
+        mask = np.zeros((h, w), np.uint8)
+        mask[ty : ty + patch, tx : tx + patch] = 255
+        Image.fromarray(image).save(out / "test" / "patch" / f"{name}.png")
+        Image.fromarray(mask).save(out / "ground_truth" / "patch" / f"{name}_mask.png")
+    print(f"{out}: {len(make_train[::10])} training frames, {len(held)} held-out tests")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="set", required=True)
-    sub.add_parser("ped2").add_argument("out", type=Path)
+    p = sub.add_parser("ped2")
+    p.add_argument("out", type=Path)
+    p.add_argument("--validation", action="store_true", help="test on held-out training frames")
     p = sub.add_parser("digits")
     p.add_argument("out", type=Path)
     p.add_argument("--train", type=int, default=500)
     p.add_argument("--test", type=int, default=100, help="per defect type, and good")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--validation", action="store_true", help="test on held-out training digits")
     a = ap.parse_args()
     if a.set == "ped2":
-        make(a.out)
+        ped2_validation(a.out) if a.validation else make(a.out)
     else:
-        digits(a.out, a.train, a.test, a.seed)
+        digits(a.out, a.train, a.test, a.seed, a.validation)
 
 
 if __name__ == "__main__":

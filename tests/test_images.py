@@ -242,13 +242,18 @@ def test_bench_on_mvtec_reports_pixel_auc(tmp_path):
         "mvtec",
         make_mvtec(tmp_path / "bottle"),
         tmp_path / "out",
-        models=["ae", "arnet:channels=[8,16]"],
+        models=["ae", "arnet:channels=[8,16]", "memae-map:channels=[8,16]:memory_block=2"],
         seeds=[0],
         epochs=2,
         image_size=(16, 16),
     )
     rows = run(bench).rows
-    assert [r["model"] for r in rows] == ["ae", "arnet:channels=[8,16]"]
+    assert [r["model"] for r in rows] == [
+        "ae",
+        "arnet:channels=[8,16]",
+        "memae-map:channels=[8,16]:memory_block=2",
+    ]
+    assert float(rows[2]["slots_addressed"]) > 0
     for row in rows:
         assert 0 <= float(row["pixel_auc"]) <= 1 and row["n_anomalies"] == "4"
     figures = tmp_path / "out" / "figures"
@@ -304,3 +309,15 @@ def test_reseeding_dead_slots_spreads_the_memory():
     reseeded = MemAEDetector(**params, threads=1, model_options={"reseed": 5}).fit(X)
     assert plain.memory_usage_["effective_slots"] < 2
     assert reseeded.memory_usage_["effective_slots"] > 5
+
+
+def test_a_block_memory_saves_and_loads_to_the_same_scores(tmp_path):
+    cat = load_mvtec(make_mvtec(tmp_path / "bottle"), image_size=(16, 16))
+    options = {"channels": [8, 16], "memory_block": 2}
+    det = MemAEDetector("memae-map", epochs=2, threads=1, random_state=0, model_options=options)
+    det.fit(cat.train)
+    assert det.family_defaults_ == {"similarity": "cosine", "reseed": 10}
+    det.save(tmp_path / "m")
+    back = MemAEDetector.load(tmp_path / "m")
+    np.testing.assert_array_equal(back.decision_function(cat.test), det.decision_function(cat.test))
+    assert back.model_.memory.dim == 16 * 2 * 2

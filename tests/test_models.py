@@ -16,6 +16,7 @@ SHAPES = {
 # (rank, small options) of the families that variants fix
 OWN_FAMILY = {
     "unet": (3, {}),
+    "map": (3, {}),
     "conv2d": (3, None),
     "pred": (4, {"channels": (4, 8, 8), "context": 2}),
 }
@@ -127,3 +128,30 @@ def test_unet_skip_levels():
     assert fused_in == {0: [4, 8], 1: [4, 16], 2: [8, 16], None: [8, 16]}
     with pytest.raises(ValueError, match="skips"):
         create_model("arnet", (1, 13, 11), channels=(4, 8, 16), skips=3)
+
+
+def test_memory_block_reads_blocks():
+    """memory_block=b: one query of C * b * b values per b x b block of the code (DAAD)."""
+    torch.manual_seed(0)
+    m = create_model("memae", (1, 16, 12), family="unet", channels=(4, 8), skips=0, memory_block=2)
+    assert m.memory.dim == 8 * 2 * 2  # the code is (8, 8, 6): 4 x 3 blocks
+    out = m(torch.randn(2, 1, 16, 12))
+    assert out.reconstruction.shape == (2, 1, 16, 12)
+    assert out.weights.shape == (2, m.memory.num_slots, 4, 3)
+    # a block's read-out depends on that block's code only, and lands where the block was
+    z = torch.randn(1, 8, 8, 6)
+    z2 = z.clone()
+    z2[:, :, :2, :2] += 1.0  # the top-left block changes
+    a, b = (m.bottleneck(v)[0] for v in (z, z2))
+    assert not torch.allclose(a[:, :, :2, :2], b[:, :, :2, :2])
+    torch.testing.assert_close(a[:, :, 2:], b[:, :, 2:])
+    torch.testing.assert_close(a[:, :, :, 2:], b[:, :, :, 2:])
+    assert m.bottleneck.decode_slots((8, 6)).shape == (m.memory.num_slots, 8, 8, 6)
+    ms = create_model(
+        "memae", (1, 16, 16), family="unet", channels=(4, 8, 8), memory_block=2, memory_scales=2
+    )
+    assert ms(torch.randn(2, 1, 16, 16)).reconstruction.shape == (2, 1, 16, 16)
+    assert ms.skip_bottlenecks["1"].inner.memory.dim == 8 * 4
+    for bad in ({"memory_block": 2}, {"memory_block": 3, "family": "unet", "channels": (4, 8)}):
+        with pytest.raises(ValueError, match="memory_block"):
+            create_model("memae", (1, 16, 16), **bad)

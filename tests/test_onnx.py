@@ -73,6 +73,12 @@ CASES = {
         "clips",
         {"model_options": {"channels": [4, 8, 8], "context": 3}},
     ),
+    "map-memae-map": ("memae-map", "images", {"error_sigma": 1.0, "error_top": 0.1}),
+    "map-memae-map-block": (
+        "memae-map",
+        "images",
+        {"error_top": 0.1, "model_options": {"channels": [8, 16], "memory_block": 2}},
+    ),
     "unet-arnet": ("arnet", "images", {"error_sigma": 1.0, "error_top": 0.1}),
     "unet-arnet-mem": ("arnet-mem", "images", {"error_sigma": 1.0, "error_top": 0.1}),
 }

@@ -1,6 +1,6 @@
 """Model families and the registry; importing this package registers every family."""
 
-from . import conv2d, conv3d, mlp, pred, unet  # noqa: F401  (registers the families)
+from . import codemap, conv2d, conv3d, mlp, pred, unet  # noqa: F401  (registers the families)
 from .base import Autoencoder, ModelOutput
 from .registry import (
     VARIANTS,

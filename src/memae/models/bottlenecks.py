@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..memory import ENTROPY_WEIGHT, TEMPERATURE, LocalMemory, Memory, addressing_entropy
@@ -55,6 +56,32 @@ class MemoryBottleneck(Bottleneck):
         read = self.memory(z)
         aux = self.entropy_weight * addressing_entropy(read.weights, dim=1)
         return read.output, read.weights, aux
+
+
+class BlockBottleneck(Bottleneck):
+    """Another bottleneck read on b x b blocks of a feature map (B, C, H, W): each block's
+    C * b * b values are one query, and the read-out is put back in place (the block-wise
+    memory of Hou et al., ICCV 2021, "Divide-and-Assemble"). b sets the granularity: 1 is one
+    query per location, the whole map one query per image."""
+
+    def __init__(self, inner: Bottleneck, block: int) -> None:
+        super().__init__()
+        self.inner = inner
+        self.block = block
+
+    @property
+    def memory(self) -> nn.Module | None:
+        return getattr(self.inner, "memory", None)
+
+    def forward(self, z: Tensor) -> tuple[Tensor, Tensor | None, Tensor]:
+        blocks = F.pixel_unshuffle(z, self.block)  # (B, C * b * b, H / b, W / b)
+        out, weights, aux = self.inner(blocks)  # weights (B, N, H / b, W / b)
+        return F.pixel_shuffle(out, self.block), weights, aux  # (B, C, H, W)
+
+    def decode_slots(self, spatial: tuple[int, ...] = ()) -> Tensor:
+        """(N, C, *S): each slot as every block of the map."""
+        inner = self.inner.decode_slots(tuple(n // self.block for n in spatial))
+        return F.pixel_shuffle(inner, self.block)
 
 
 class GaussianBottleneck(Bottleneck):

@@ -14,7 +14,7 @@ from typing import Any
 
 from . import dagmm, dcn, mnad  # noqa: F401  (registers the heads and MNAD's bottleneck)
 from .base import Autoencoder, Backbone
-from .bottlenecks import BOTTLENECKS, Bottleneck
+from .bottlenecks import BOTTLENECKS, BlockBottleneck, Bottleneck
 from .dsebm import ENERGY_DEFAULTS, EnergyModel
 from .heads import HEADS
 from .pixelcnn import PIXELCNN_DEFAULTS, PixelCNN
@@ -60,6 +60,9 @@ VARIANTS: dict[str, Variant] = {
     "ae-pred": Variant("none", summary="U-Net predicting a clip's last frame", family="pred"),
     "memae-pred": Variant("memory", summary="ae-pred with MemAE's memory", family="pred"),
     "mnad-pred": Variant("mnad", summary="MNAD's prediction model", family="pred"),
+    "memae-map": Variant(
+        "memory", summary="MemAE's memory at every location of a fine code map", family="map"
+    ),
     "memae-pred-ms": Variant(
         "memory",
         {"memory_scales": 3},
@@ -91,6 +94,7 @@ VARIANTS: dict[str, Variant] = {
 LAYOUT_DEFAULTS: dict[str, Any] = {
     "memory_on": None,  # "flat" | "location"; None: the family's
     "memory_scales": 1,  # U-Nets: also a memory on each of the coarsest memory_scales - 1 skips
+    "memory_block": 1,  # memory_on="location" on images: one query per b x b block (DAAD)
 }
 BOTTLENECK_DEFAULTS: dict[str, Any] = {
     **BOTTLENECKS.defaults(),
@@ -126,12 +130,15 @@ def list_families() -> list[str]:
     return list(_FAMILIES)
 
 
+# the family a sample's rank picks when neither the call nor the variant names one
+BY_RANK = {1: "mlp", 3: "conv2d", 4: "conv3d"}
+
+
 def family_for(input_shape: tuple[int, ...]) -> str:
-    """The first registered family whose sample rank matches ``input_shape``."""
-    for fam in _FAMILIES.values():
-        if fam.rank == len(input_shape):
-            return fam.name
-    ranks = sorted({f.rank for f in _FAMILIES.values()})
+    """The family ``BY_RANK`` gives for the rank of ``input_shape``."""
+    if len(input_shape) in BY_RANK:
+        return BY_RANK[len(input_shape)]
+    ranks = sorted(BY_RANK)
     raise ValueError(f"no model family takes samples of rank {len(input_shape)}; ranks: {ranks}")
 
 
@@ -189,13 +196,16 @@ def create_model(
     if memory_on not in ("flat", "location"):
         raise ValueError(f"memory_on must be 'flat' or 'location', got {memory_on!r}")
     flat = memory_on == "flat"
+    block = _block(opts, backbone.latent_shape, flat)
     channels, *spatial = backbone.latent_shape
-    width = channels * (int(_prod(spatial)) if flat else 1)
-    positions = 1 if flat else _prod(spatial)
+    width = channels * (int(_prod(spatial)) if flat else block * block)
+    positions = 1 if flat else _prod(spatial) // (block * block)
     bottleneck = BOTTLENECKS.build(
         variant.bottleneck, opts, width, backbone.memory_slots, _prod(input_shape), positions
     )
-    skip_bottlenecks = _skip_bottlenecks(variant, opts, backbone, _prod(input_shape))
+    if block > 1:
+        bottleneck = BlockBottleneck(bottleneck, block)
+    skip_bottlenecks = _skip_bottlenecks(variant, opts, backbone, _prod(input_shape), block)
     erasers = eraser_names(opts["erasers"], variant.restore, input_shape)
     # a head sees the code flattened
     head = HEADS.build(variant.head, opts, _prod(backbone.latent_shape)) if variant.head else None
@@ -210,10 +220,25 @@ def create_model(
     )
 
 
+def _block(opts: dict[str, Any], latent_shape: tuple[int, ...], flat: bool) -> int:
+    """``memory_block``, checked against a code of ``latent_shape`` (C, *S)."""
+    block = int(opts["memory_block"])
+    if block == 1:
+        return block
+    if block < 1 or flat or len(latent_shape) != 3 or any(n % block for n in latent_shape[1:]):
+        raise ValueError(
+            f"memory_block={opts['memory_block']} needs memory_on='location' and a 2-D code "
+            f"whose sides it divides; the code is {tuple(latent_shape)}"
+            + (" read flat" if flat else "")
+        )
+    return block
+
+
 def _skip_bottlenecks(
-    variant: Variant, opts: dict[str, Any], backbone: Backbone, numel: int
+    variant: Variant, opts: dict[str, Any], backbone: Backbone, numel: int, block: int
 ) -> dict[int, Bottleneck]:
-    """The variant's bottleneck, per location, on the coarsest ``memory_scales`` - 1 skips."""
+    """The variant's bottleneck, per location (or ``block``), on the coarsest
+    ``memory_scales`` - 1 skips."""
     extra = int(opts["memory_scales"]) - 1
     levels = sorted(backbone.skip_shapes)[::-1][: max(extra, 0)]  # coarsest first
     if extra < 0 or len(levels) < extra:
@@ -221,17 +246,16 @@ def _skip_bottlenecks(
             f"memory_scales must be in [1, {len(backbone.skip_shapes) + 1}] for this "
             f"network (its skip connections + 1), got {opts['memory_scales']}"
         )
-    return {
-        i: BOTTLENECKS.build(
-            variant.bottleneck,
-            opts,
-            backbone.skip_shapes[i][0],
-            backbone.memory_slots,
-            numel,
-            _prod(backbone.skip_shapes[i][1:]),
+    out: dict[int, Bottleneck] = {}
+    for i in levels:
+        shape = backbone.skip_shapes[i]
+        _block({"memory_block": block}, shape, flat=False)
+        width, positions = shape[0] * block * block, _prod(shape[1:]) // (block * block)
+        b = BOTTLENECKS.build(
+            variant.bottleneck, opts, width, backbone.memory_slots, numel, positions
         )
-        for i in levels
-    }
+        out[i] = BlockBottleneck(b, block) if block > 1 else b
+    return out
 
 
 def _prod(values: Any) -> int:
