@@ -138,15 +138,13 @@ def ped2_validation(out: Path, seed: int = 0, patch: int = 48) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="set", required=True)
-    p = sub.add_parser("ped2")
-    p.add_argument("out", type=Path)
-    p.add_argument("--validation", action="store_true", help="test on held-out training frames")
-    p = sub.add_parser("digits")
-    p.add_argument("out", type=Path)
+    for name in ("ped2", "digits"):
+        p = sub.add_parser(name)
+        p.add_argument("out", type=Path)
+        p.add_argument("--validation", action="store_true", help="test on held-out training data")
     p.add_argument("--train", type=int, default=500)
     p.add_argument("--test", type=int, default=100, help="per defect type, and good")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--validation", action="store_true", help="test on held-out training digits")
     a = ap.parse_args()
     if a.set == "ped2":
         ped2_validation(a.out) if a.validation else make(a.out)

@@ -58,9 +58,9 @@ class MemAEDetector(OutlierMixin, BaseEstimator):
 
     Args:
         model: a registered variant (``memae.models.list_models()``: ``ae``, ``memae``,
-            ``memae-local``, ``mnad``, ``memae-pred``, ``arnet``, ...).
-        family: ``mlp``, ``conv2d``, ``conv3d``, ``unet``, ``pred``; None picks it from the
-            sample rank.
+            ``memae-local``, ``memae-map``, ``mnad``, ``memae-pred``, ``arnet``, ...).
+        family: ``mlp``, ``conv2d``, ``conv3d``, ``unet``, ``map``, ``pred``; None picks it
+            from the sample rank.
         mem_slots: the memory's N (None: the family's paper value).
         shrink_threshold: lam of the hard shrinkage (None: 1/N).
         similarity: ``dot``, ``cosine`` or ``scaled_dot`` addressing (None: the family's).

@@ -390,6 +390,7 @@ AUTO_TRAINING: dict[str, Budget] = {
     ),
     "conv2d": Budget(500_000, (10, 100), 64, 1e-3),
     "unet": Budget(250_000, (10, 50), 64, 1e-3),
+    "map": Budget(250_000, (10, 50), 64, 1e-3),  # the same U-Net, without its skips
     "conv3d": Budget(25_000, (5, 60), 16, 1e-3),
     "pred": Budget(25_000, (5, 60), 16, 1e-3),  # the clips conv3d takes, one frame predicted
 }

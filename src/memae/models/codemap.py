@@ -3,9 +3,8 @@ the code is a fine feature map (C, h / 4, w / 4 with the default widths) and eve
 decoder sees passes through it. Its memory reads one query per location (``memory_block=b``:
 per b x b block), a granularity between MemAE's one query per image and the pixels: the
 finer, the better both normal and abnormal inputs are rebuilt (the trade-off of Hou et al.,
-ICCV 2021, "Divide-and-Assemble"). On marked colour digits, held-out training digits only,
-one query per location of the 1/4 map beat per 2x2 block and the 1/8 map
-(``benchmarks/colour_sets.py``, docs/results/images.md).
+ICCV 2021, "Divide-and-Assemble"). Which granularity suits a data set is chosen on its
+validation data (``benchmarks/colour_sets.py --validation``; docs/results/images.md).
 """
 
 from __future__ import annotations
