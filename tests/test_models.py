@@ -147,6 +147,9 @@ def test_memory_block_reads_blocks():
     torch.testing.assert_close(a[:, :, 2:], b[:, :, 2:])
     torch.testing.assert_close(a[:, :, :, 2:], b[:, :, :, 2:])
     assert m.bottleneck.decode_slots((8, 6)).shape == (m.memory.num_slots, 8, 8, 6)
+    assert m.decode_memory_slots().shape == (m.memory.num_slots, 1, 16, 12)  # no skips: Fig. 3
+    with pytest.raises(ValueError, match="skip connections"):
+        create_model("arnet-mem", (1, 16, 12), channels=(4, 8)).decode_memory_slots()
     ms = create_model(
         "memae", (1, 16, 16), family="unet", channels=(4, 8, 8), memory_block=2, memory_scales=2
     )

@@ -152,7 +152,9 @@ class Autoencoder(nn.Module):
         """Paper Fig. 3: decode every memory slot on its own -> (N, *input_shape)."""
         if self.memory is None:
             raise ValueError("this model has no memory")
-        if not isinstance(self.decoder, nn.Sequential):
+        skips = getattr(self.decoder, "skip", None)  # a U-Net decoder's: which levels it takes
+        if not isinstance(self.decoder, nn.Sequential) and (skips is None or any(skips)):
             raise ValueError("a decoder with skip connections cannot decode a slot alone")
         spatial = () if self.flatten else tuple(self.latent_shape[1:])
-        return self.decode(self.bottleneck.decode_slots(spatial))
+        slots = self.bottleneck.decode_slots(spatial)
+        return self.decode(slots, None if skips is None else [None] * len(skips))

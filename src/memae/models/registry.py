@@ -196,7 +196,7 @@ def create_model(
     if memory_on not in ("flat", "location"):
         raise ValueError(f"memory_on must be 'flat' or 'location', got {memory_on!r}")
     flat = memory_on == "flat"
-    block = _block(opts, backbone.latent_shape, flat)
+    block = _block(opts["memory_block"], backbone.latent_shape, flat)
     channels, *spatial = backbone.latent_shape
     width = channels * (int(_prod(spatial)) if flat else block * block)
     positions = 1 if flat else _prod(spatial) // (block * block)
@@ -220,14 +220,14 @@ def create_model(
     )
 
 
-def _block(opts: dict[str, Any], latent_shape: tuple[int, ...], flat: bool) -> int:
+def _block(value: Any, latent_shape: tuple[int, ...], flat: bool) -> int:
     """``memory_block``, checked against a code of ``latent_shape`` (C, *S)."""
-    block = int(opts["memory_block"])
+    block = int(value)
     if block == 1:
         return block
     if block < 1 or flat or len(latent_shape) != 3 or any(n % block for n in latent_shape[1:]):
         raise ValueError(
-            f"memory_block={opts['memory_block']} needs memory_on='location' and a 2-D code "
+            f"memory_block={value} needs memory_on='location' and a 2-D code "
             f"whose sides it divides; the code is {tuple(latent_shape)}"
             + (" read flat" if flat else "")
         )
@@ -249,7 +249,7 @@ def _skip_bottlenecks(
     out: dict[int, Bottleneck] = {}
     for i in levels:
         shape = backbone.skip_shapes[i]
-        _block({"memory_block": block}, shape, flat=False)
+        _block(block, shape, flat=False)
         width, positions = shape[0] * block * block, _prod(shape[1:]) // (block * block)
         b = BOTTLENECKS.build(
             variant.bottleneck, opts, width, backbone.memory_slots, numel, positions
