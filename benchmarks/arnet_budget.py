@@ -36,6 +36,18 @@ from memae.data.mvtec import load_mvtec
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "ucsd_ped2"
 
 
+def link(src: Path, dst: Path) -> None:
+    if not dst.exists():
+        dst.symlink_to(src.resolve())
+
+
+def link_training(out: Path, frames: list[Path]) -> None:
+    """Link ``frames`` as the category's ``train/good``, named by video and frame."""
+    (out / "train" / "good").mkdir(parents=True, exist_ok=True)
+    for f in frames:
+        link(f, out / "train" / "good" / f"{f.parent.name}_{f.stem}.jpg")
+
+
 def make(out: Path, ped2: Path = SHARED, every: int = 10) -> None:
     """Link Ped2 frames into an MVTec AD category folder at ``out``."""
     labels = np.load(ped2 / "frame_labels_ped2.npy").ravel()
@@ -43,15 +55,9 @@ def make(out: Path, ped2: Path = SHARED, every: int = 10) -> None:
     test = sorted((ped2 / "testing" / "frames").glob("*/*.jpg"))
     if len(test) != len(labels):
         raise SystemExit(f"{len(test)} test frames but {len(labels)} frame labels in {ped2}")
-    for sub in ("train/good", "test/good", "test/anomaly", "ground_truth/anomaly"):
+    for sub in ("test/good", "test/anomaly", "ground_truth/anomaly"):
         (out / sub).mkdir(parents=True, exist_ok=True)
-
-    def link(src: Path, dst: Path) -> None:
-        if not dst.exists():
-            dst.symlink_to(src.resolve())
-
-    for f in train:
-        link(f, out / "train" / "good" / f"{f.parent.name}_{f.stem}.jpg")
+    link_training(out, train)
     for f, label in zip(test, labels, strict=True):
         name = f"{f.parent.name}_{f.stem}"
         link(f, out / "test" / ("anomaly" if label else "good") / f"{name}.jpg")

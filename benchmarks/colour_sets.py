@@ -27,7 +27,7 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-from arnet_budget import SHARED, make
+from arnet_budget import SHARED, link_training, make
 from PIL import Image, ImageDraw
 
 from memae.data.idx import read_idx
@@ -107,14 +107,10 @@ def digits(
 
 def ped2_validation(out: Path, seed: int = 0, patch: int = 48) -> None:
     """Write the Ped2 validation category to ``out`` (see the module docstring)."""
-    make_train = sorted((SHARED / "training" / "frames").glob("*/*.jpg"))
+    frames = sorted((SHARED / "training" / "frames").glob("*/*.jpg"))
     rng = np.random.default_rng(seed)
-    (out / "train" / "good").mkdir(parents=True, exist_ok=True)
-    for f in make_train[::10]:
-        dst = out / "train" / "good" / f"{f.parent.name}_{f.stem}.jpg"
-        if not dst.exists():
-            dst.symlink_to(f.resolve())
-    held = make_train[5::10]
+    link_training(out, frames[::10])  # make's train/good
+    held = frames[5::10]
     for sub in ("test/good", "test/patch", "ground_truth/patch"):
         (out / sub).mkdir(parents=True, exist_ok=True)
     for i, f in enumerate(held):
@@ -132,7 +128,7 @@ def ped2_validation(out: Path, seed: int = 0, patch: int = 48) -> None:
         mask[ty : ty + patch, tx : tx + patch] = 255
         Image.fromarray(image).save(out / "test" / "patch" / f"{name}.png")
         Image.fromarray(mask).save(out / "ground_truth" / "patch" / f"{name}_mask.png")
-    print(f"{out}: {len(make_train[::10])} training frames, {len(held)} held-out tests")
+    print(f"{out}: {len(frames[::10])} training frames, {len(held)} held-out tests")
 
 
 def main() -> None:

@@ -155,6 +155,12 @@ def test_memory_block_reads_blocks():
     )
     assert ms(torch.randn(2, 1, 16, 16)).reconstruction.shape == (2, 1, 16, 16)
     assert ms.skip_bottlenecks["1"].inner.memory.dim == 8 * 4
-    for bad in ({"memory_block": 2}, {"memory_block": 3, "family": "unet", "channels": (4, 8)}):
+    unet = {"family": "unet", "channels": (4, 8)}
+    for bad in (
+        {"memory_block": 2},
+        {"memory_block": 3, **unet},
+        {"memory_block": "2", **unet},
+        {"memory_block": 0, **unet},
+    ):
         with pytest.raises(ValueError, match="memory_block"):
             create_model("memae", (1, 16, 16), **bad)

@@ -384,13 +384,14 @@ class Budget:
 # (benchmarks/large_table.py quality, seeds 0-4; RESULTS "(c) A 2,000,000-row table"): batch 640
 # at lr 6e-3 kept batch 64's loss (its mean 3% lower on the machine of the timing, 0.4% lower on
 # another); 768 and 1024 lost it at every lr tried.
+_UNET_BUDGET = Budget(250_000, (10, 50), 64, 1e-3)
 AUTO_TRAINING: dict[str, Budget] = {
     "mlp": Budget(
         300_000, (10, 200), 128, 1e-3, large=((512_000, 256, 2e-3), (1_024_000, 640, 6e-3))
     ),
     "conv2d": Budget(500_000, (10, 100), 64, 1e-3),
-    "unet": Budget(250_000, (10, 50), 64, 1e-3),
-    "map": Budget(250_000, (10, 50), 64, 1e-3),  # the same U-Net, without its skips
+    "unet": _UNET_BUDGET,
+    "map": _UNET_BUDGET,  # the same U-Net, without its skips
     "conv3d": Budget(25_000, (5, 60), 16, 1e-3),
     "pred": Budget(25_000, (5, 60), 16, 1e-3),  # the clips conv3d takes, one frame predicted
 }

@@ -196,16 +196,9 @@ def create_model(
     if memory_on not in ("flat", "location"):
         raise ValueError(f"memory_on must be 'flat' or 'location', got {memory_on!r}")
     flat = memory_on == "flat"
-    block = _block(opts["memory_block"], backbone.latent_shape, flat)
-    channels, *spatial = backbone.latent_shape
-    width = channels * (int(_prod(spatial)) if flat else block * block)
-    positions = 1 if flat else _prod(spatial) // (block * block)
-    bottleneck = BOTTLENECKS.build(
-        variant.bottleneck, opts, width, backbone.memory_slots, _prod(input_shape), positions
-    )
-    if block > 1:
-        bottleneck = BlockBottleneck(bottleneck, block)
-    skip_bottlenecks = _skip_bottlenecks(variant, opts, backbone, _prod(input_shape), block)
+    numel = _prod(input_shape)
+    bottleneck = _bottleneck(variant, opts, backbone.latent_shape, flat, backbone, numel)
+    skip_bottlenecks = _skip_bottlenecks(variant, opts, backbone, numel)
     erasers = eraser_names(opts["erasers"], variant.restore, input_shape)
     # a head sees the code flattened
     head = HEADS.build(variant.head, opts, _prod(backbone.latent_shape)) if variant.head else None
@@ -220,24 +213,38 @@ def create_model(
     )
 
 
-def _block(value: Any, latent_shape: tuple[int, ...], flat: bool) -> int:
-    """``memory_block``, checked against a code of ``latent_shape`` (C, *S)."""
-    block = int(value)
-    if block == 1:
-        return block
-    if block < 1 or flat or len(latent_shape) != 3 or any(n % block for n in latent_shape[1:]):
+def _bottleneck(
+    variant: Variant,
+    opts: dict[str, Any],
+    code_shape: tuple[int, ...],
+    flat: bool,
+    backbone: Backbone,
+    numel: int,
+) -> Bottleneck:
+    """The variant's bottleneck for a code of ``code_shape`` (C, *S): one query per sample
+    (``flat``), per location, or per ``memory_block`` x ``memory_block`` block."""
+    block = opts["memory_block"]
+    channels, *spatial = code_shape
+    wrong = not isinstance(block, int) or block < 1 or flat or len(spatial) != 2
+    if block != 1 and (wrong or any(n % block for n in spatial)):
         raise ValueError(
-            f"memory_block={value} needs memory_on='location' and a 2-D code "
-            f"whose sides it divides; the code is {tuple(latent_shape)}"
+            f"memory_block={opts['memory_block']} must be a whole number >= 1, with "
+            "memory_on='location' and a 2-D code "
+            f"whose sides it divides; the code is {tuple(code_shape)}"
             + (" read flat" if flat else "")
         )
-    return block
+    width = channels * (_prod(spatial) if flat else block * block)
+    positions = 1 if flat else _prod(spatial) // (block * block)
+    inner = BOTTLENECKS.build(
+        variant.bottleneck, opts, width, backbone.memory_slots, numel, positions
+    )
+    return BlockBottleneck(inner, block) if block > 1 else inner
 
 
 def _skip_bottlenecks(
-    variant: Variant, opts: dict[str, Any], backbone: Backbone, numel: int, block: int
+    variant: Variant, opts: dict[str, Any], backbone: Backbone, numel: int
 ) -> dict[int, Bottleneck]:
-    """The variant's bottleneck, per location (or ``block``), on the coarsest
+    """The variant's bottleneck, per location (or ``memory_block``), on the coarsest
     ``memory_scales`` - 1 skips."""
     extra = int(opts["memory_scales"]) - 1
     levels = sorted(backbone.skip_shapes)[::-1][: max(extra, 0)]  # coarsest first
@@ -246,16 +253,10 @@ def _skip_bottlenecks(
             f"memory_scales must be in [1, {len(backbone.skip_shapes) + 1}] for this "
             f"network (its skip connections + 1), got {opts['memory_scales']}"
         )
-    out: dict[int, Bottleneck] = {}
-    for i in levels:
-        shape = backbone.skip_shapes[i]
-        _block(block, shape, flat=False)
-        width, positions = shape[0] * block * block, _prod(shape[1:]) // (block * block)
-        b = BOTTLENECKS.build(
-            variant.bottleneck, opts, width, backbone.memory_slots, numel, positions
-        )
-        out[i] = BlockBottleneck(b, block) if block > 1 else b
-    return out
+    return {
+        i: _bottleneck(variant, opts, backbone.skip_shapes[i], False, backbone, numel)
+        for i in levels
+    }
 
 
 def _prod(values: Any) -> int:
