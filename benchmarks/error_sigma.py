@@ -25,7 +25,7 @@ from sklearn.metrics import roc_auc_score
 from memae import MemAEDetector
 from memae.bench.common import make_detector, slug
 from memae.bench.image import ImageBench, tasks
-from memae.cli import _str_list  # the CLI's --models parsing: commas inside [] stay
+from memae.cli.options import str_list  # the CLI's --models parsing: commas inside [] stay
 
 
 def main() -> None:
@@ -33,7 +33,7 @@ def main() -> None:
     p.add_argument("--data-dir", default="../shared/data/mnist")
     p.add_argument("--protocol", default="paper", choices=["paper", "standard"])
     p.add_argument("--classes", default="8")
-    p.add_argument("--models", type=_str_list, default=["memae:lr_schedule=cosine"])
+    p.add_argument("--models", type=str_list, default=["memae:lr_schedule=cosine"])
     p.add_argument("--epochs", type=int)
     p.add_argument("--sigmas", default="0,0.5,1,1.5,2")
     p.add_argument("--tops", default="1", help="fractions of positions averaged (error_top)")
