@@ -105,6 +105,15 @@ def digits(
     print(f"{out}: {train} training digits, {test} good and {test * len(DEFECTS)} marked tests")
 
 
+def _frame(path: Path) -> np.ndarray:
+    """A frame as an RGB array, or a one-line error naming the file."""
+    try:
+        with Image.open(path) as im:
+            return np.asarray(im.convert("RGB")).copy()
+    except OSError as exc:
+        raise SystemExit(f"{path}: not a readable image ({exc})") from None
+
+
 def ped2_validation(out: Path, seed: int = 0, patch: int = 48) -> None:
     """Write the Ped2 validation category to ``out`` (see the module docstring)."""
     frames = sorted((SHARED / "training" / "frames").glob("*/*.jpg"))
@@ -114,7 +123,7 @@ def ped2_validation(out: Path, seed: int = 0, patch: int = 48) -> None:
     for sub in ("test/good", "test/patch", "ground_truth/patch"):
         (out / sub).mkdir(parents=True, exist_ok=True)
     for i, f in enumerate(held):
-        image = np.asarray(Image.open(f).convert("RGB")).copy()
+        image = _frame(f)
         name = f"{f.parent.name}_{f.stem}"
         if i % 2 == 0:
             Image.fromarray(image).save(out / "test" / "good" / f"{name}.png")
