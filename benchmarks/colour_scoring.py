@@ -14,7 +14,8 @@ the grid: the residual smoothed by a Gaussian (``error_sigma``) and the image sc
 over the largest errors only (``error_top``). The rule with the highest validation image AUROC,
 mean over the seeds, is that model's; only that rule scores the test images (image and pixel
 AUROC). No test image is scored under any other rule. ``--keep DIR`` saves each fitted detector
-and reuses it on a later run. Writes one CSV row per (model, seed, split, rule).
+and reuses it on a later run. Writes one CSV row per (model, seed, split, rule); ``--summary``
+prints the table of an ``--out`` CSV.
 """
 
 from __future__ import annotations
@@ -50,7 +51,10 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--keep", type=Path, help="folder to save fitted detectors in and reuse")
     p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--summary", action="store_true", help="print the table of --out and stop")
     a = p.parse_args()
+    if a.summary:
+        return summary(a.out)
     torch.set_num_threads(a.threads)
     size = tuple(int(v) for v in a.image_size.split("x"))
     val, test = load_mvtec(a.validation, size), load_mvtec(a.test, size)
@@ -80,6 +84,28 @@ def main() -> None:
             rows.append([spec, seed, "test", sigma, top, *scores, _epochs(det)])
             print(f"{spec} seed {seed} test: image {auc:.4f} pixel {pixel:.4f}", flush=True)
         _write(a.out, rows)
+
+
+def summary(path: Path) -> None:
+    """Markdown rows of ``path``: each model's rule, its validation and test AUROCs."""
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    head = ["model", "rule (sigma, top)", "validation image AUROC", "test image AUROC",
+            "test pixel AUROC", "per seed (test image)", "epochs"]  # fmt: skip
+    print(f"| {' | '.join(head)} |\n|{'---|' * len(head)}")
+    for spec in dict.fromkeys(r["model"] for r in rows):
+        test = [r for r in rows if r["model"] == spec and r["split"] == "test"]
+        rule = (test[0]["sigma"], test[0]["top"])
+        val = [float(r["auc"]) for r in rows if r["model"] == spec and r["split"] == "validation"
+               and (r["sigma"], r["top"]) == rule]  # fmt: skip
+        image, pixel = ([float(r[k]) for r in test] for k in ("auc", "pixel_auc"))
+        print(f"| {spec} | {float(rule[0]):g}, {float(rule[1]):g} | {np.mean(val):.4f} | "
+              f"{_mean_std(image)} | {_mean_std(pixel)} | "
+              f"{' / '.join(f'{v:.4f}' for v in image)} | {test[0]['epochs']} |")  # fmt: skip
+
+
+def _mean_std(values: list[float]) -> str:
+    return f"{np.mean(values):.4f} ± {np.std(values, ddof=1) if len(values) > 1 else 0:.4f}"
 
 
 def _fitted(spec: str, seed: int, training: dict, train: np.ndarray, keep: Path | None):
