@@ -1,7 +1,8 @@
 """Each model's image score chosen on a validation category, then measured on the test one
 (issue #37, item 2: the settings the diagnosis points to).
 
-    python benchmarks/colour_scoring.py /tmp/colour/digits_val /tmp/colour/digits \\
+    python benchmarks/colour_sets.py digits /tmp/colour/digits_val0 --validation
+    python benchmarks/colour_scoring.py /tmp/colour/digits_val0 /tmp/colour/digits \\
         --image-size 64x64 --models ae,memae,memae-local:memory_on=location --seeds 0,1,2 \\
         --keep runs/cs_digits --out benchmarks/results/colour_scoring/digits.csv
 
@@ -14,27 +15,31 @@ the grid: the residual smoothed by a Gaussian (``error_sigma``) and the image sc
 over the largest errors only (``error_top``). The rule with the highest validation image AUROC,
 mean over the seeds, is that model's; only that rule scores the test images (image and pixel
 AUROC). No test image is scored under any other rule. ``--keep DIR`` saves each fitted detector
-and reuses it on a later run. Writes one CSV row per (model, seed, split, rule); ``--summary``
-prints the table of an ``--out`` CSV.
+and reuses it on a later run. Writes one CSV row per (model, seed, split, rule), whole or not at
+all, after each model; rows of models not in ``--models`` stay. ``--summary`` prints the table
+of an ``--out`` CSV.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import io
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 import torch
+from error_sigma import kept_fit
 from sklearn.metrics import roc_auc_score
 
 from memae import MemAEDetector
 from memae.bench.budgets import budgets
-from memae.bench.common import make_detector, slug, with_budget
+from memae.bench.common import with_budget
 from memae.bench.image import TRAINING
 from memae.cli.options import str_list  # the CLI's --models parsing: commas inside [] stay
 from memae.data.mvtec import load_mvtec
+from memae.persist import atomic_write_text
 
 HEADER = ["model", "seed", "split", "sigma", "top", "auc", "pixel_auc", "epochs"]
 
@@ -63,10 +68,10 @@ def main() -> None:
     train = val.train.astype(np.float32) / 255.0
     rules = [(float(s), float(t)) for s in a.sigmas.split(",") for t in a.tops.split(",")]
     seeds = [int(s) for s in a.seeds.split(",")]
-    rows: list[list] = []
+    rows = _other_models(a.out, a.models)
     for spec in a.models:
         training = with_budget(TRAINING["mvtec"], budgets("mvtec"), spec, None)
-        fitted = {seed: _fitted(spec, seed, training, train, a.keep) for seed in seeds}
+        fitted = {seed: kept_fit(spec, seed, training, train, a.keep) for seed in seeds}
         by_rule = defaultdict(list)
         for seed, det in fitted.items():
             for sigma, top in rules:
@@ -108,17 +113,6 @@ def _mean_std(values: list[float]) -> str:
     return f"{np.mean(values):.4f} ± {np.std(values, ddof=1) if len(values) > 1 else 0:.4f}"
 
 
-def _fitted(spec: str, seed: int, training: dict, train: np.ndarray, keep: Path | None):
-    saved = keep / f"{slug(spec)}_s{seed}" if keep else None
-    if saved and (saved / "config.json").exists():
-        return MemAEDetector.load(saved, device="cpu")
-    det = make_detector(spec, seed, training, "cpu")
-    det.fit(train)
-    if saved:
-        det.save(saved)
-    return det
-
-
 def _auc(det: MemAEDetector, cat, pixels: bool = False) -> tuple[float, float]:
     """Image AUROC of ``det`` on the category's test images (and pixel AUROC on its masks)."""
     scores, maps = det.score_maps(cat.test.astype(np.float32) / 255.0)
@@ -131,10 +125,19 @@ def _epochs(det: MemAEDetector) -> int:
     return det.schedule_.epochs if hasattr(det, "schedule_") else det.epochs
 
 
+def _other_models(out: Path, models: list[str]) -> list[list]:
+    """The rows already in ``out`` of models this run does not fit."""
+    if not out.exists():
+        return []
+    with open(out, newline="") as f:
+        return [r for r in csv.reader(f) if r != HEADER and r[0] not in models]
+
+
 def _write(out: Path, rows: list[list]) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out, "w", newline="") as f:
-        csv.writer(f).writerows([HEADER, *rows])
+    text = io.StringIO()
+    csv.writer(text, lineterminator="\n").writerows([HEADER, *rows])
+    atomic_write_text(out, text.getvalue())
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ import csv
 import time
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 from sklearn.metrics import roc_auc_score
 
@@ -26,6 +27,21 @@ from memae import MemAEDetector
 from memae.bench.common import make_detector, slug
 from memae.bench.image import ImageBench, tasks
 from memae.cli.options import str_list  # the CLI's --models parsing: commas inside [] stay
+
+
+def kept_fit(
+    spec: str, seed: int, training: dict, train: Any, keep: Path | None, name: str | None = None
+) -> MemAEDetector:
+    """A detector of ``spec`` fitted on ``train``: the one saved as ``keep/name`` (default
+    ``<spec>_s<seed>``) where there is one, else a fresh fit, saved there when ``keep`` is given."""
+    saved = keep / (name or f"{slug(spec)}_s{seed}") if keep else None
+    if saved and (saved / "config.json").exists():
+        return MemAEDetector.load(saved, device="cpu")
+    det = make_detector(spec, seed, training, "cpu")
+    det.fit(train)
+    if saved:
+        det.save(saved)
+    return det
 
 
 def main() -> None:
@@ -53,14 +69,7 @@ def main() -> None:
     for task in tasks(bench):
         for spec in a.models:
             name = f"{a.protocol}_{slug(spec)}_e{bench.training()['epochs']}_c{task.cls}"
-            saved = a.keep / name if a.keep else None
-            if saved and (saved / "config.json").exists():
-                det = MemAEDetector.load(saved, device="cpu")
-            else:
-                det = make_detector(spec, task.seed, bench.training(), "cpu")
-                det.fit(task.split.train)
-                if saved:
-                    det.save(saved)
+            det = kept_fit(spec, task.seed, bench.training(), task.split.train, a.keep, name)
             for sigma, top in rules:
                 start = time.perf_counter()
                 det.set_params(error_sigma=sigma, error_top=top)
