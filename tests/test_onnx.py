@@ -1,6 +1,10 @@
 """ONNX export: the exported graph is the same detector. For every family and variant, with
 error_sigma and error_top set, onnxruntime's scores match decision_function (rtol 1e-4, atol
-1e-6) on real data, labels are equal, ROC AUC equal to 4 decimals, at batch sizes 1 and odd."""
+1e-6) on real data, labels are equal, ROC AUC equal to 4 decimals, at batch sizes 1 and odd.
+
+Hard shrinkage (Eq. 7) is discontinuous at its threshold: where an addressing weight lies
+within 1e-5 of it, the 1e-7 by which two runtimes' convolutions differ can keep or drop that
+slot. Such a sample (at most 5% of a test set) may differ; every other sample may not."""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
+import memae.memory
 from conftest import shared_data
 from memae import CheckpointError, InputError, MemAEDetector
 from memae.cli import main
@@ -21,6 +26,7 @@ pytest.importorskip("onnx", reason="ONNX tests need pip install 'memae[onnx]'")
 from memae.onnx import OnnxDetector, export  # noqa: E402
 
 RTOL, ATOL = 1e-4, 1e-6
+TIE = 1e-5  # an addressing weight this close to the shrinkage threshold is a tie
 FAST = {"epochs": 2, "random_state": 0, "threads": 1, "lr": 3e-3}
 
 
@@ -98,20 +104,51 @@ def _rows(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
+def _ties(det: MemAEDetector, x: np.ndarray) -> np.ndarray:
+    """Per sample: whether any of its addressing weights lies within TIE of the threshold."""
+    shrinks = [
+        m.shrink_threshold for m in det.model_.modules() if isinstance(m, memae.memory.Memory)
+    ]
+    if not any(shrinks):
+        return np.zeros(len(x), dtype=bool)
+    gaps: list[float] = []
+    shrink = memae.memory.hard_shrink
+
+    def recording(w, threshold, eps=1e-12):
+        gaps.append(float((w - threshold).abs().min()))
+        return shrink(w, threshold, eps)
+
+    tied = []
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(memae.memory, "hard_shrink", recording)
+        for sample in x:
+            gaps.clear()
+            det.decision_function(sample[None])
+            tied.append(min(gaps) < TIE)
+    return np.array(tied)
+
+
+def _close(actual: np.ndarray, desired: np.ndarray, tied: np.ndarray) -> None:
+    """Sample by sample within RTOL / ATOL, except a few samples at a shrinkage tie."""
+    np.testing.assert_allclose(actual[~tied], desired[~tied], rtol=RTOL, atol=ATOL)
+    pairs = zip(actual, desired, strict=True)
+    off = [not np.allclose(a, d, rtol=RTOL, atol=ATOL) for a, d in pairs]
+    assert sum(off) <= max(1, 0.05 * len(off)), f"{sum(off)} of {len(off)} tied samples differ"
+
+
 def _parity(det: MemAEDetector, onnx_det: OnnxDetector, test: np.ndarray, y=None) -> None:
+    tied = _ties(det, test)
     torch_scores = det.decision_function(test)
     onnx_scores = onnx_det.decision_function(test)
-    np.testing.assert_allclose(onnx_scores, torch_scores, rtol=RTOL, atol=ATOL)
-    np.testing.assert_array_equal(onnx_det.predict(test), det.predict(test))
+    _close(onnx_scores, torch_scores, tied)
+    np.testing.assert_array_equal(onnx_det.predict(test)[~tied], det.predict(test)[~tied])
     if y is not None:
         assert round(roc_auc_score(y, onnx_scores), 4) == round(roc_auc_score(y, torch_scores), 4)
     for n in (1, 7):  # batch sizes 1 and an odd number, straight through the session
         raw = onnx_det.session.run(["score"], {"input": test[:n].astype(np.float32)})[0]
-        np.testing.assert_allclose(raw, torch_scores[:n], rtol=RTOL, atol=ATOL)
+        _close(raw, torch_scores[:n], tied[:n])
     if test.ndim >= 4:
-        np.testing.assert_allclose(
-            onnx_det.error_maps(test), det.error_maps(test), rtol=RTOL, atol=ATOL
-        )
+        _close(onnx_det.error_maps(test), det.error_maps(test), tied)
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
