@@ -6,6 +6,7 @@ import scipy.io
 from PIL import Image
 
 from memae import InputError
+from memae.bench.budgets import BUDGETS
 from memae.bench.video import CONFIGS, VideoBench, run
 from memae.data.clips import ClipDataset, clip_starts, frame_scores
 from memae.data.video import load_video_dataset, read_video, read_video_file, write_video_file
@@ -186,10 +187,12 @@ def test_bench_video_end_to_end(tmp_path, monkeypatch):
             "batch_size": 8,
         },
     )
+    monkeypatch.setitem(BUDGETS, "ped2-tiny", {"ae": 12})  # AE's own budget, MemAE the config's
     root = frames_layout(tmp_path / "ped")
     bench = VideoBench(root, tmp_path / "out", config="tiny", models=["ae", "memae"])
     rows = run(bench).rows
     assert {r["model"] for r in rows} == {"ae", "memae"}
+    assert {r["model"]: int(r["epochs"]) for r in rows} == {"ae": 12, "memae": 15}
     for r in rows:
         # Eq. 11 stretches the all-normal video to [0, 1] too, so micro AUC stays below 1
         assert float(r["micro_auc"]) > 0.75

@@ -34,7 +34,8 @@ from ..persist import atomic_write_text
 from ..scoring import normality
 from ..stream import score_stream
 from ..timing import module_time
-from .common import parse_model, slug, training_overrides
+from .budgets import budgets
+from .common import parse_model, slug, training_overrides, with_budget
 from .results import ResultsTable, mean_std, memory_markdown, stamp, whole_fits
 from .runner import Job, run_jobs
 
@@ -92,6 +93,11 @@ class VideoBench:
     compile: bool = False
     figures: bool = True
     command: str = ""
+
+    @property
+    def preset(self) -> str:
+        """The name its per-model epoch budgets go by (``memae.bench.budgets``): ``ped2-cpu``."""
+        return f"{self.dataset}-{self.config}"
 
     def settings(self) -> dict[str, Any]:
         if self.config not in CONFIGS:
@@ -225,7 +231,7 @@ def run(bench: VideoBench) -> ResultsTable:
             {"dataset": bench.dataset, "config": bench.config, "model": spec, "seed": seed},
             spec,
             seed,
-            _training(cfg),
+            with_budget(_training(cfg), budgets(bench.preset), spec, bench.epochs),
             bench.device,
             lambda: (train, data.test),
             score=score_test_videos,
@@ -302,6 +308,11 @@ def _markdown(bench: VideoBench, table: ResultsTable, cfg: dict[str, Any]) -> No
         "video; micro AUC = all frames concatenated (paper), macro = mean over "
         f"videos; pixel AUROC of error maps vs masks at <= {PIXEL_SIZE}x{PIXEL_SIZE}",
         "config": f"{bench.config}: {cfg}",
+        "epochs per model": (
+            "the bench's --epochs"
+            if bench.epochs is not None
+            else f"{budgets(bench.preset)} (chosen on training loss), others the config's"
+        ),
         "command": f"`{bench.command}`" if bench.command else "(library call)",
     }
     text = stamp(f"memae bench video: {bench.dataset}", settings)
