@@ -118,14 +118,24 @@ def _ties(det: MemAEDetector, x: np.ndarray) -> np.ndarray:
         gaps.append(float((w - threshold).abs().min()))
         return shrink(w, threshold, eps)
 
-    tied = []
+    def gap(part: np.ndarray) -> float:
+        gaps.clear()
+        det.decision_function(part)
+        return min(gaps)
+
+    tied = np.zeros(len(x), dtype=bool)
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(memae.memory, "hard_shrink", recording)
-        for sample in x:
-            gaps.clear()
-            det.decision_function(sample[None])
-            tied.append(min(gaps) < TIE)
-    return np.array(tied)
+        parts = [np.arange(len(x))]  # halve the parts that hold a tie, down to single samples
+        while parts:
+            part = parts.pop()
+            if gap(x[part]) >= TIE:
+                continue
+            if len(part) == 1:
+                tied[part] = True
+            else:
+                parts += np.array_split(part, 2)
+    return tied
 
 
 def _close(actual: np.ndarray, desired: np.ndarray, tied: np.ndarray) -> None:
