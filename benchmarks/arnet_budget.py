@@ -22,12 +22,11 @@ choice sees no test label. ``choose`` applies the rule to a CSV already written.
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
-from epoch_budget import choose, rule_options, write_curve
+from epoch_budget import choose, fit_curve, rule_options
 
 from memae.bench.common import make_detector
 from memae.bench.image import TRAINING
@@ -78,21 +77,15 @@ def curve(
 ) -> None:
     """Train ``model`` with the MVTec preset; write each epoch's losses and the chosen budget.
 
-    The training state is kept beside ``out`` after every epoch, so a killed run goes on from
-    its last epoch when run again.
+    A killed run goes on from its last epoch when run again (``epoch_budget.fit_curve``).
     """
     category = load_mvtec(folder, (128, 128))
     train = category.train.astype(np.float32) / 255.0
     training = {**TRAINING["mvtec"], "epochs": epochs}
     det = make_detector(model, seed, training, "cpu")
-    start = time.perf_counter()
-    state = out.with_name(out.stem + ".train-state")
-    resumed = state.exists()
-    det.fit(train, state_dir=state, resume=resumed)
-    seconds = None if resumed else time.perf_counter() - start  # a resumed run timed a part
     shape = "x".join(map(str, train.shape[1:]))
-    write_curve(out, det, ("train_loss", "val_loss"), seconds, seed=seed,
-                train_images=len(train), shape=shape, model=model)  # fmt: skip
+    seconds = fit_curve(det, train, out, ("train_loss", "val_loss"), seed=seed,
+                        train_images=len(train), shape=shape, model=model)  # fmt: skip
     if seconds is not None:
         print(
             f"{epochs} epochs, {seconds / epochs:.1f} s each on {torch.get_num_threads()} thread(s)"

@@ -1,5 +1,6 @@
-"""The epoch-budget curves of ``arnet_budget.py``, ``mnist_budget.py`` and ``pixcnn_budget.py``:
-one row per epoch of the detector's own history (``history_``), and the rule
+"""The epoch-budget curves of ``arnet_budget.py``, ``mnist_budget.py``, ``pixcnn_budget.py``,
+``kdd_budget.py`` and ``ped2_budget.py``, each fitted by ``fit_curve``: one row per epoch of the
+detector's own history (``history_``), and the rule
 (``memae.bench.budgets.rule``) that reads a budget off them: the first epoch whose loss, as a
 running mean over ``smooth`` epochs (one epoch's loss jumps by 10% and more), is within ``within``
 of that mean at the run's end: where more epochs stop paying."""
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,20 @@ from csvout import write_rows
 
 from memae.bench.budgets import SMOOTH, WITHIN
 from memae.bench.budgets import rule as budget
+
+
+def fit_curve(det: Any, train: Any, out: Path, names: tuple[str, str], **fixed) -> float | None:
+    """Fit ``det`` on ``train`` and write its curve to ``out`` (``write_curve``). The training
+    state is kept beside ``out`` after every epoch, so a killed run goes on from its last epoch
+    when run again. Returns the fit's seconds (None for a resumed run, which timed a part)."""
+    state = out.with_name(out.stem + ".train-state")
+    resumed = state.exists()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    det.fit(train, state_dir=state, resume=resumed)
+    seconds = None if resumed else time.perf_counter() - start
+    write_curve(out, det, names, seconds, **fixed)
+    return seconds
 
 
 def write_curve(

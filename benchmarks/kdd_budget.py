@@ -16,10 +16,9 @@ label.
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 
-from epoch_budget import choose, rule_options, write_curve
+from epoch_budget import choose, fit_curve, rule_options
 
 from memae.bench.common import make_detector
 from memae.bench.tabular import KDD_FILES, KDD_TRAINING
@@ -32,12 +31,8 @@ def curve(data_dir: Path, model: str, run: int, epochs: int, out: Path) -> None:
     data = read_kddcup_raw(data_dir / KDD_FILES["raw"])
     train, _ = kdd_split(data.y, seed=run)
     det = make_detector(model, run, {**KDD_TRAINING, "epochs": epochs}, "cpu")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
-    det.fit(data.X[train])
-    seconds = time.perf_counter() - start
-    write_curve(out, det, ("train_loss", "val_loss"), seconds, run=run, model=model,
-                train_rows=int(len(train)))  # fmt: skip
+    fit_curve(det, data.X[train], out, ("train_loss", "val_loss"), run=run, model=model,
+              train_rows=int(len(train)))  # fmt: skip
 
 
 def main() -> None:

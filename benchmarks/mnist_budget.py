@@ -17,10 +17,9 @@ beside the CSV, so a killed run goes on from its last epoch.
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 
-from epoch_budget import choose, rule_options, write_curve
+from epoch_budget import choose, fit_curve, rule_options
 
 from memae.bench.common import make_detector
 from memae.bench.image import TRAINING, _float
@@ -36,28 +35,29 @@ def curve(
     X, y = data.all()
     train = _float(one_class_split(X, y, cls, seed=seed).train)
     det = make_detector(model, seed, {**TRAINING["mnist"], "epochs": epochs}, "cpu")
-    state = out.with_name(out.stem + ".train-state")
-    resumed = state.exists()
-    start = time.perf_counter()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    det.fit(train, state_dir=state, resume=resumed)
-    seconds = None if resumed else time.perf_counter() - start  # a resumed run timed a part
-    write_curve(out, det, names, seconds, **{"class": cls}, seed=seed, model=model,
-                train_images=len(train))  # fmt: skip
+    fit_curve(det, train, out, names, **{"class": cls}, seed=seed, model=model,
+              train_images=len(train))  # fmt: skip
 
 
 def parser(
-    doc: str, model: str, column: str, names: tuple[str, str], epochs: int = 200
+    doc: str,
+    model: str,
+    column: str,
+    names: tuple[str, str],
+    epochs: int = 200,
+    classes: bool = True,
 ) -> argparse.ArgumentParser:
     """The ``curve`` and ``choose`` commands, with ``model``, ``column``, the loss column
-    ``names`` and ``epochs`` as defaults (pixcnn_budget.py is this script with PixCNN's)."""
+    ``names`` and ``epochs`` as defaults, and ``--cls`` where ``classes`` (pixcnn_budget.py is
+    this script with PixCNN's; ped2_budget.py takes its parser, without classes)."""
     p = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     p.set_defaults(names=names)
     sub = p.add_subparsers(dest="command", required=True)
     c = sub.add_parser("curve")
     c.add_argument("data_dir", type=Path)
     c.add_argument("--model", default=model, help=f"a bench model spec (default: {model})")
-    c.add_argument("--cls", type=int, default=0)
+    if classes:
+        c.add_argument("--cls", type=int, default=0)
     c.add_argument("--epochs", type=int, default=epochs)
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("--out", type=Path, required=True)

@@ -16,10 +16,9 @@ last epoch.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
-from epoch_budget import choose, write_curve
+from epoch_budget import choose, fit_curve
 from mnist_budget import parser
 
 from memae.bench.common import make_detector
@@ -36,17 +35,12 @@ def curve(
     data = load_video_dataset(data_dir, cfg["size"])
     train = ClipDataset([v.frames for v in data.train], cfg["clip_len"], cfg["train_stride"])
     det = make_detector(model, seed, {**_training(cfg), "epochs": epochs}, "cpu")
-    state = out.with_name(out.stem + ".train-state")
-    resumed = state.exists()
-    start = time.perf_counter()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    det.fit(train, state_dir=state, resume=resumed)
-    seconds = None if resumed else time.perf_counter() - start  # a resumed run timed a part
-    write_curve(out, det, names, seconds, seed=seed, model=model, train_clips=len(train))
+    fit_curve(det, train, out, names, seed=seed, model=model, train_clips=len(train))
 
 
 def main() -> None:
-    args = parser(__doc__, "ae", "train_loss", ("train_loss", "val_loss"), epochs=40).parse_args()
+    names = ("train_loss", "val_loss")
+    args = parser(__doc__, "ae", "train_loss", names, 40, classes=False).parse_args()
     if args.command == "curve":
         curve(args.data_dir, args.model, args.epochs, args.seed, args.out, args.names)
     path = args.out if args.command == "curve" else args.csv

@@ -4,7 +4,9 @@ error_sigma and error_top set, onnxruntime's scores match decision_function (rto
 
 Hard shrinkage (Eq. 7) is discontinuous at its threshold: where an addressing weight lies
 within 1e-5 of it, the 1e-7 by which two runtimes' convolutions differ can keep or drop that
-slot. Such a sample (at most 5% of a test set) may differ; every other sample may not."""
+slot. Such a sample may differ; every other sample may not, and at most 5% of a test set differ
+at all (a diffuse 2-epoch memory has a weight that close in nearly every image, so an export
+bug at the threshold still fails the bound)."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from sklearn.metrics import roc_auc_score
 
 import memae.memory
@@ -114,9 +117,9 @@ def _ties(det: MemAEDetector, x: np.ndarray) -> np.ndarray:
     gaps: list[float] = []
     shrink = memae.memory.hard_shrink
 
-    def recording(w, threshold, eps=1e-12):
+    def recording(w: torch.Tensor, threshold: float, *rest: float) -> torch.Tensor:
         gaps.append(float((w - threshold).abs().min()))
-        return shrink(w, threshold, eps)
+        return shrink(w, threshold, *rest)
 
     def gap(part: np.ndarray) -> float:
         gaps.clear()

@@ -5,7 +5,8 @@ epochs stop paying). A model without an entry keeps its preset's epochs; the ben
 overrides these, and a spec's own ``epochs=`` is put over both
 (``memae.bench.common.with_budget``). Never one model's curve for another; the curves are
 committed under ``benchmarks/results/`` and the pages of ``docs/results/`` say which run each
-figure used."""
+figure used. The image bench names a preset by its dataset (``mnist``, ``mvtec``), the video
+bench by dataset and config (``ped2-cpu``)."""
 
 from __future__ import annotations
 

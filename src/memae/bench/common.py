@@ -104,6 +104,15 @@ def with_budget(
     return training
 
 
+def budget_note(budgets: dict[str, int], epochs_given: int | None) -> str:
+    """What a results page says of the epochs each model trained for (``with_budget``)."""
+    if epochs_given is not None:
+        return "the bench's --epochs"
+    if not budgets:
+        return "the preset's, every model"
+    return f"{budgets} (chosen on training loss), others the preset's"
+
+
 def slug(spec: str) -> str:
     """File-name-safe form of a model spec: ``arnet:channels=[8,16]`` -> ``arnet_channels_8_16``."""
     return re.sub(r"[^\w.-]+", "_", spec).strip("_")

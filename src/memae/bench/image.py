@@ -25,7 +25,7 @@ from ..detector import MemAEDetector
 from ..errors import InputError
 from ..persist import atomic_write_text
 from .budgets import budgets
-from .common import parse_model, slug, training_overrides, with_budget
+from .common import budget_note, parse_model, slug, training_overrides, with_budget
 from .results import (
     ResultsTable,
     memory_markdown,
@@ -248,11 +248,7 @@ def write_markdown(bench: ImageBench, table: ResultsTable, seen: list[Task]) -> 
         "classes": ", ".join(f"{c} ({names[c]})" for c in classes),
         "seeds": ", ".join(sorted({r["seed"] for r in rows}, key=int)),
         "deep training": bench.training(),
-        "epochs per model": (
-            "the bench's --epochs"
-            if bench.epochs is not None
-            else f"{budgets(bench.dataset)} (chosen on training loss), others the above"
-        ),
+        "epochs per model": budget_note(budgets(bench.dataset), bench.epochs),
         "command": f"`{bench.command}`" if bench.command else "(library call)",
     }
     text = stamp(f"memae bench image: {bench.dataset}", settings)

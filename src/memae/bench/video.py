@@ -35,7 +35,7 @@ from ..scoring import normality
 from ..stream import score_stream
 from ..timing import module_time
 from .budgets import budgets
-from .common import parse_model, slug, training_overrides, with_budget
+from .common import budget_note, parse_model, slug, training_overrides, with_budget
 from .results import ResultsTable, mean_std, memory_markdown, stamp, whole_fits
 from .runner import Job, run_jobs
 
@@ -308,11 +308,7 @@ def _markdown(bench: VideoBench, table: ResultsTable, cfg: dict[str, Any]) -> No
         "video; micro AUC = all frames concatenated (paper), macro = mean over "
         f"videos; pixel AUROC of error maps vs masks at <= {PIXEL_SIZE}x{PIXEL_SIZE}",
         "config": f"{bench.config}: {cfg}",
-        "epochs per model": (
-            "the bench's --epochs"
-            if bench.epochs is not None
-            else f"{budgets(bench.preset)} (chosen on training loss), others the config's"
-        ),
+        "epochs per model": budget_note(budgets(bench.preset), bench.epochs),
         "command": f"`{bench.command}`" if bench.command else "(library call)",
     }
     text = stamp(f"memae bench video: {bench.dataset}", settings)
