@@ -6,7 +6,7 @@ run (``--run 100``: a split that no reported run 0-19 uses) for ``--epochs``, an
 training and validation loss (the detector's 10% hold-out of those records) is written. The
 budget is the rule of ``epoch_budget.py`` on the training loss. No test record is scored and
 no label is read beyond the split's (attacks are the training class): the choice sees no test
-label.
+label. The training state is kept beside the CSV, so a killed run goes on from its last epoch.
 
     python benchmarks/kdd_budget.py curve ../shared/data/kddcup99 --model memae --epochs 200 \\
         --out benchmarks/results/kdd_budget/memae.csv

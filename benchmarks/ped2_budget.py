@@ -22,8 +22,7 @@ from epoch_budget import choose, fit_curve
 from mnist_budget import parser
 
 from memae.bench.common import make_detector
-from memae.bench.video import CONFIGS, _training
-from memae.data.clips import ClipDataset
+from memae.bench.video import CONFIGS, _training, training_clips
 from memae.data.video import load_video_dataset
 
 
@@ -32,8 +31,7 @@ def curve(
 ) -> None:
     """Train ``model`` on the clips of the training videos; write each epoch's losses."""
     cfg = CONFIGS["cpu"]
-    data = load_video_dataset(data_dir, cfg["size"])
-    train = ClipDataset([v.frames for v in data.train], cfg["clip_len"], cfg["train_stride"])
+    train = training_clips(load_video_dataset(data_dir, cfg["size"]), cfg)
     det = make_detector(model, seed, {**_training(cfg), "epochs": epochs}, "cpu")
     fit_curve(det, train, out, names, seed=seed, model=model, train_clips=len(train))
 

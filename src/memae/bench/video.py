@@ -25,7 +25,7 @@ from sklearn.metrics import roc_auc_score
 
 from .. import plots
 from ..data.clips import ClipDataset
-from ..data.video import Video, load_video_dataset
+from ..data.video import Video, VideoDataset, load_video_dataset
 from ..detector import MemAEDetector
 from ..distributed import is_first_rank
 from ..errors import InputError
@@ -120,6 +120,11 @@ def _training(cfg: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def training_clips(data: VideoDataset, cfg: dict[str, Any]) -> ClipDataset:
+    """The clips a config trains on: every training video, ``clip_len`` frames at its stride."""
+    return ClipDataset([v.frames for v in data.train], cfg["clip_len"], cfg["train_stride"])
+
+
 def score_videos(det: MemAEDetector, videos: list[Video]) -> tuple[list[np.ndarray], list]:
     """-> per video: frame anomaly scores (t,), and per-frame error maps (t, h', w') at most
     PIXEL_SIZE wide. Every frame is scored by the one clip scorer that ``memae score`` and
@@ -187,7 +192,7 @@ def run(bench: VideoBench) -> ResultsTable:
         raise InputError(f"{bench.data_dir}: the test videos need frame labels")
     bench.out.mkdir(parents=True, exist_ok=True)
     table = ResultsTable(bench.out / "results.csv", KEY)
-    train = ClipDataset([v.frames for v in data.train], cfg["clip_len"], cfg["train_stride"])
+    train = training_clips(data, cfg)
     labels = [v.labels for v in data.test]
 
     def row(job: Job, det: Any, result: VideoScores, info: dict[str, Any]) -> dict[str, Any]:
