@@ -11,7 +11,9 @@ import torch
 
 from conftest import shared_data
 from memae import InputError, MemAEDetector
+from memae.bench import tabular
 from memae.bench.baselines import pyod_available
+from memae.bench.budgets import BUDGETS
 from memae.bench.common import make_detector
 from memae.bench.tabular import TabularBench, kdd_table, run
 from memae.data.protocols import inlier_split, kdd_split
@@ -218,6 +220,27 @@ def test_bench_odds_end_to_end(tmp_path):
     assert len(table.rows) == 2 * 2 * 2
     assert {"dataset", "model", "seed", "auc"} <= set(table.rows[0])
     assert "| **mean** |" in (tmp_path / "out" / "results.md").read_text()
+
+
+def test_each_table_preset_trains_a_model_for_its_own_budget(tmp_path, monkeypatch):
+    """KDDCUP99 and every ODDS table give each model its own epochs (BUDGETS), not one
+    preset's for every model; a model without one keeps the preset's, --epochs beats both."""
+    monkeypatch.setitem(tabular.ODDS_TRAINING, "epochs", 3)
+    monkeypatch.setitem(BUDGETS, "odds-small", {"ae": 4})
+    monkeypatch.setitem(BUDGETS, "odds-v73", {"memae": 5})
+    monkeypatch.setitem(BUDGETS, "kddcup99", {"memae": 2})
+    odds = TabularBench(write_odds(tmp_path / "odds"), tmp_path / "o", suite="odds",
+                        models=["ae", "memae"], seeds=[0])  # fmt: skip
+    epochs = {(r["dataset"], r["model"]): int(r["epochs"]) for r in run(odds).rows}
+    assert epochs == {("small", "ae"): 4, ("small", "memae"): 3, ("v73", "ae"): 3,
+                      ("v73", "memae"): 5}  # fmt: skip
+    kdd = TabularBench(write_kdd(tmp_path / "kdd"), tmp_path / "k", dataset="kddcup99",
+                       models=["ae", "memae"], runs=1, sources=["npz"], batch_size=64)  # fmt: skip
+    assert {r["model"]: int(r["epochs"]) for r in run(kdd).rows} == {"ae": 3, "memae": 2}
+    assert "{'memae': 2} (chosen on training loss)" in (tmp_path / "k" / "results.md").read_text()
+    given = TabularBench(tmp_path / "odds", tmp_path / "g", suite="odds", models=["ae"],
+                         seeds=[0], epochs=2)  # fmt: skip
+    assert {int(r["epochs"]) for r in run(given).rows} == {2}
 
 
 def test_bench_tabular_errors(tmp_path):
