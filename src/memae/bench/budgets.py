@@ -54,7 +54,7 @@ BUDGETS: dict[str, dict[str, int]] = {
     "mvtec": {"arnet": 50, "ae": 94, "memae": 70, "memae-local": 49, "mnad": 50},
     # benchmarks/ped2_budget.py: the Ped2 training clips, `memae bench video --config cpu`'s
     # settings, seed 0, 40 epochs (twice the config's 20); the other models keep its 20
-    "ped2-cpu": {"ae": 35, "memae": 37},
+    "ped2-cpu": {"ae": 35, "memae": 37, "memae-pred": 37},
     # benchmarks/kdd_budget.py: the training records of exploratory split 100 (raw file), 200
     # epochs; both protocols and files. The preset's 3 (chosen with labels) is the others'.
     "kddcup99": {
@@ -83,7 +83,8 @@ CURVES: dict[tuple[str, str], tuple[str, str, str | None]] = {
     ("mvtec", "memae-local"): ("mvtec_budget/memae-local_memory_on_location.csv", "train_loss",
                                "memae-local:memory_on=location"),
     **{("mvtec", m): (f"mvtec_budget/{m}.csv", "train_loss", m) for m in ("ae", "memae", "mnad")},
-    **{("ped2-cpu", m): (f"ped2_budget/{m}.csv", "train_loss", m) for m in ("ae", "memae")},
+    **{("ped2-cpu", m): (f"ped2_budget/{m}.csv", "train_loss", m)
+       for m in ("ae", "memae", "memae-pred")},
     **{("kddcup99", m): (f"kdd_budget/{m}.csv", "train_loss", m)
        for m in ("ae", "memae-nonspar", "memae", "dsebm", "dcn")},
     ("kddcup99", "dagmm"): ("kdd_budget/dagmm.csv", "train_loss", "dagmm:hidden=[60,30,10,1]"),
