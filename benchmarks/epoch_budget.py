@@ -1,6 +1,6 @@
 """The epoch-budget curves of ``arnet_budget.py``, ``mnist_budget.py``, ``pixcnn_budget.py``,
-``kdd_budget.py`` and ``ped2_budget.py``, each fitted by ``fit_curve``: one row per epoch of the
-detector's own history (``history_``), and the rule
+``kdd_budget.py``, ``odds_budget.py`` and ``ped2_budget.py``, each fitted by ``fit_curve``: one
+row per epoch of the detector's own history (``history_``), and the rule
 (``memae.bench.budgets.rule``) that reads a budget off them: the first epoch whose loss, as a
 running mean over ``smooth`` epochs (one epoch's loss jumps by 10% and more), is within ``within``
 of that mean at the run's end: where more epochs stop paying."""
@@ -50,14 +50,17 @@ def write_curve(
     write_rows(out, rows)
 
 
-def choose(csv_path: Path, column: str, val_column: str, within: float, smooth: int) -> None:
-    """Print the budget that the curve at ``csv_path`` gives on ``column``."""
+def column(csv_path: Path, name: str) -> list[float]:
+    """One loss column of the curve at ``csv_path``, epoch by epoch."""
     with open(csv_path, newline="") as f:
-        rows = list(csv.DictReader(f))
-    losses = [float(r[column]) for r in rows]
-    val = [float(r[val_column]) for r in rows]
+        return [float(r[name]) for r in csv.DictReader(f)]
+
+
+def choose(csv_path: Path, name: str, val_column: str, within: float, smooth: int) -> None:
+    """Print the budget that the curve at ``csv_path`` gives on its column ``name``."""
+    losses, val = column(csv_path, name), column(csv_path, val_column)
     print(
-        f"{len(rows)} epochs: the {smooth}-epoch mean {column} is within {within:.0%} of its end "
+        f"{len(losses)} epochs: the {smooth}-epoch mean {name} is within {within:.0%} of its end "
         f"value from epoch {budget(losses, within, smooth)}; lowest {val_column} at epoch "
         f"{int(np.argmin(val)) + 1} ({min(val):.4g})"
     )

@@ -4,9 +4,11 @@ A model (``--model``: any bench model spec) with the KDD settings of ``memae ben
 (the paper's FC net, batch 1024, lr 1e-3) is trained on the training half of an exploratory
 run (``--run 100``: a split that no reported run 0-19 uses) for ``--epochs``, and each epoch's
 training and validation loss (the detector's 10% hold-out of those records) is written. The
-budget is the rule of ``epoch_budget.py`` on the training loss. No test record is scored and
-no label is read beyond the split's (attacks are the training class): the choice sees no test
-label. The training state is kept beside the CSV, so a killed run goes on from its last epoch.
+budget is the rule of ``epoch_budget.py`` on the training loss (``--column val_loss``: on the
+held-out reconstruction loss, for DAGMM, whose objective has no natural zero). No test record
+is scored and no label is read beyond the split's (attacks are the training class): the choice
+sees no test label. The training state is kept beside the CSV, so a killed run goes on from
+its last epoch.
 
     python benchmarks/kdd_budget.py curve ../shared/data/kddcup99 --model memae --epochs 200 \\
         --out benchmarks/results/kdd_budget/memae.csv
@@ -46,11 +48,13 @@ def main() -> None:
     c.add_argument("--out", type=Path, required=True)
     h = sub.add_parser("choose")
     h.add_argument("csv", type=Path)
+    for q in (c, h):  # DAGMM's objective goes below zero: its budget reads val_loss
+        q.add_argument("--column", default="train_loss", help="the loss the rule reads")
     rule_options(c, h)
     a = p.parse_args()
     if a.command == "curve":
         curve(a.data_dir, a.model, a.run, a.epochs, a.out)
-    choose(a.out if a.command == "curve" else a.csv, "train_loss", "val_loss", a.within, a.smooth)
+    choose(a.out if a.command == "curve" else a.csv, a.column, "val_loss", a.within, a.smooth)
 
 
 if __name__ == "__main__":

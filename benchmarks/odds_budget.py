@@ -1,13 +1,15 @@
 """The ODDS suite's epoch budget of each model on each table (issue #37), chosen on training rows.
 
-For every ODDS table of the folder, each model (``--models``: bench model specs) with the ODDS
+For every ODDS table of the folder, each model (``--models``: model names) with the ODDS
 settings of ``memae bench tabular`` (the tabular preset net, batch 128, lr 1e-3) is trained on
 seed 0's training split (60% of the inliers: no test row, no outlier) for twice the epochs that
 the preset's ``auto`` gives it on that table, and each epoch's training and validation loss
 (the detector's 10% hold-out of those rows) is written to ``OUT/<model>/<table>.csv``. The
 budget is the rule of ``epoch_budget.py`` on the training loss; ``choose`` prints every table's
-as the entries of ``memae.bench.budgets.BUDGETS``. No test row is scored: the choice sees no
-test label. Curves already written are kept, so a killed run goes on from the next one.
+as the entries of ``memae.bench.budgets.ODDS_BUDGETS``, which serve every seed. No row is
+scored and no outlier is seen (seed 0's training rows are partly other seeds' test inliers, as
+MNIST's digit-0 split is for its other runs). Curves already written are kept, so a killed run
+goes on from the next one.
 
     python benchmarks/odds_budget.py curve ../shared/data/odds --models ae,memae \\
         --out benchmarks/results/odds_budget
@@ -17,13 +19,12 @@ test label. Curves already written are kept, so a killed run goes on from the ne
 from __future__ import annotations
 
 import argparse
-import csv
 from pathlib import Path
 
-from epoch_budget import fit_curve, rule_options
+from epoch_budget import column, fit_curve, rule_options
 
 from memae.bench.budgets import rule
-from memae.bench.common import make_detector
+from memae.bench.common import make_detector, parse_model
 from memae.bench.tabular import ODDS_TRAINING
 from memae.data.protocols import inlier_split
 from memae.data.tabular import read_odds
@@ -31,8 +32,10 @@ from memae.data.tabular import read_odds
 SEED = 0  # the split whose training rows choose every seed's budget (as MNIST's digit 0 does)
 
 
-def curves(data_dir: Path, models: list[str], out: Path) -> None:
+def curves(data_dir: Path, models: list[str], out: Path, within: float, smooth: int) -> None:
     """Write the curve of each model on each table of ``data_dir`` that is not written yet."""
+    if any(parse_model(m)[1] for m in models):
+        raise SystemExit("give model names without options: a budget belongs to a model")
     for path in sorted(data_dir.glob("*.mat")):
         data = read_odds(path)
         train = data.X[inlier_split(data.y, SEED)[0]]
@@ -44,24 +47,18 @@ def curves(data_dir: Path, models: list[str], out: Path) -> None:
             det = make_detector(spec, SEED, {**ODDS_TRAINING, "epochs": 2 * auto}, "cpu")
             fit_curve(det, train, target, ("train_loss", "val_loss"), seed=SEED, model=spec,
                       table=data.name, train_rows=len(train), auto_epochs=auto)  # fmt: skip
-            print(f"{data.name} {spec}: auto {auto}, budget {budget_of(target)}", flush=True)
-
-
-def budget_of(path: Path, within: float | None = None, smooth: int | None = None) -> int:
-    with open(path, newline="") as f:
-        losses = [float(r["train_loss"]) for r in csv.DictReader(f)]
-    options = {k: v for k, v in (("within", within), ("smooth", smooth)) if v is not None}
-    return rule(losses, **options)
+            budget = rule(column(target, "train_loss"), within, smooth)
+            print(f"{data.name} {spec}: auto {auto}, budget {budget}", flush=True)
 
 
 def choose(out: Path, within: float, smooth: int) -> None:
-    """Print the budgets of every curve under ``out``, one ``BUDGETS`` entry per table."""
-    tables = sorted({p.stem for p in out.glob("*/*.csv")})
-    for table in tables:
-        mine = {
-            p.parent.name: budget_of(p, within, smooth) for p in sorted(out.glob(f"*/{table}.csv"))
-        }
-        print(f'"odds-{table}": {mine},')
+    """Print the budgets of every curve under ``out``, one ``ODDS_BUDGETS`` entry per table."""
+    for table in sorted({p.stem for p in out.glob("*/*.csv")}):
+        mine = [
+            f'"{p.parent.name}": {rule(column(p, "train_loss"), within, smooth)}'
+            for p in sorted(out.glob(f"*/{table}.csv"))
+        ]
+        print(f'"odds-{table}": {{{", ".join(mine)}}},')
 
 
 def main() -> None:
@@ -69,14 +66,14 @@ def main() -> None:
     sub = p.add_subparsers(dest="command", required=True)
     c = sub.add_parser("curve")
     c.add_argument("data_dir", type=Path)
-    c.add_argument("--models", default="ae,memae", help="bench model specs (default: ae,memae)")
+    c.add_argument("--models", default="ae,memae", help="model names (default: ae,memae)")
     c.add_argument("--out", type=Path, required=True)
     h = sub.add_parser("choose")
     h.add_argument("out", type=Path)
     rule_options(c, h)
     a = p.parse_args()
     if a.command == "curve":
-        curves(a.data_dir, a.models.split(","), a.out)
+        curves(a.data_dir, a.models.split(","), a.out, a.within, a.smooth)
     choose(a.out, a.within, a.smooth)
 
 

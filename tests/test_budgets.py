@@ -33,8 +33,8 @@ def test_the_rule_is_where_the_running_mean_comes_within_reach_of_its_end():
     assert rule(losses, within=0.05, smooth=1) == 4
     assert rule(losses, within=0.05, smooth=3) == 6  # 0.2 once the 0.3 leaves the mean
     assert rule([1.0, 0.5], within=1.0, smooth=1) == 1
-    # a loss below zero (DAGMM's energy): within 5% of the end's size, not past the end
-    assert rule([0.3, -0.5, -0.7, -0.78, -0.8, -0.8], within=0.05, smooth=1) == 4
+    with pytest.raises(ValueError, match="ends above zero"):  # DAGMM's objective: no share
+        rule([0.3, -0.5, -0.7, -0.8])
 
 
 def test_a_budget_is_the_models_unless_the_bench_was_given_its_epochs():
