@@ -66,6 +66,22 @@ def choose(csv_path: Path, name: str, val_column: str, within: float, smooth: in
     )
 
 
+def commands(
+    doc: str, curve_input: str = "csv"
+) -> tuple[argparse.ArgumentParser, argparse.ArgumentParser, argparse.ArgumentParser]:
+    """A budget script's parser and its ``curve DATA_DIR --out OUT`` and ``choose
+    CURVE_INPUT`` commands (each with the rule's options), for the script to add its own."""
+    p = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    c = sub.add_parser("curve")
+    c.add_argument("data_dir", type=Path)
+    c.add_argument("--out", type=Path, required=True)
+    h = sub.add_parser("choose")
+    h.add_argument(curve_input, type=Path)
+    rule_options(c, h)
+    return p, c, h
+
+
 def rule_options(*parsers: argparse.ArgumentParser) -> None:
     for p in parsers:
         p.add_argument("--within", type=float, default=WITHIN)

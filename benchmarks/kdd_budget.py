@@ -17,10 +17,9 @@ its last epoch.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
-from epoch_budget import choose, fit_curve, rule_options
+from epoch_budget import choose, commands, fit_curve
 
 from memae.bench.common import make_detector
 from memae.bench.tabular import KDD_FILES, KDD_TRAINING
@@ -38,19 +37,12 @@ def curve(data_dir: Path, model: str, run: int, epochs: int, out: Path) -> None:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    sub = p.add_subparsers(dest="command", required=True)
-    c = sub.add_parser("curve")
-    c.add_argument("data_dir", type=Path)
+    p, c, h = commands(__doc__)
     c.add_argument("--model", default="memae", help="a bench model spec (default: memae)")
     c.add_argument("--run", type=int, default=100, help="an exploratory run, not one of 0-19")
     c.add_argument("--epochs", type=int, default=200)
-    c.add_argument("--out", type=Path, required=True)
-    h = sub.add_parser("choose")
-    h.add_argument("csv", type=Path)
     for q in (c, h):  # DAGMM's objective goes below zero: its budget reads val_loss
         q.add_argument("--column", default="train_loss", help="the loss the rule reads")
-    rule_options(c, h)
     a = p.parse_args()
     if a.command == "curve":
         curve(a.data_dir, a.model, a.run, a.epochs, a.out)

@@ -18,10 +18,9 @@ goes on from the next one.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
-from epoch_budget import column, fit_curve, rule_options
+from epoch_budget import column, commands, fit_curve
 
 from memae.bench.budgets import rule
 from memae.bench.common import make_detector, parse_model
@@ -62,15 +61,8 @@ def choose(out: Path, within: float, smooth: int) -> None:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    sub = p.add_subparsers(dest="command", required=True)
-    c = sub.add_parser("curve")
-    c.add_argument("data_dir", type=Path)
+    p, c, _ = commands(__doc__, "out")
     c.add_argument("--models", default="ae,memae", help="model names (default: ae,memae)")
-    c.add_argument("--out", type=Path, required=True)
-    h = sub.add_parser("choose")
-    h.add_argument("out", type=Path)
-    rule_options(c, h)
     a = p.parse_args()
     if a.command == "curve":
         curves(a.data_dir, a.models.split(","), a.out, a.within, a.smooth)
