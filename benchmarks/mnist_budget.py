@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from epoch_budget import choose, fit_curve, rule_options
+from epoch_budget import choose, commands, fit_curve
 
 from memae.bench.common import make_detector
 from memae.bench.image import TRAINING, _float
@@ -50,22 +50,15 @@ def parser(
     """The ``curve`` and ``choose`` commands, with ``model``, ``column``, the loss column
     ``names`` and ``epochs`` as defaults, and ``--cls`` where ``classes`` (pixcnn_budget.py is
     this script with PixCNN's; ped2_budget.py takes its parser, without classes)."""
-    p = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    p, c, h = commands(doc)
     p.set_defaults(names=names)
-    sub = p.add_subparsers(dest="command", required=True)
-    c = sub.add_parser("curve")
-    c.add_argument("data_dir", type=Path)
     c.add_argument("--model", default=model, help=f"a bench model spec (default: {model})")
     if classes:
         c.add_argument("--cls", type=int, default=0)
     c.add_argument("--epochs", type=int, default=epochs)
     c.add_argument("--seed", type=int, default=0)
-    c.add_argument("--out", type=Path, required=True)
-    h = sub.add_parser("choose")
-    h.add_argument("csv", type=Path)
     for q in (c, h):
         q.add_argument("--column", default=column, help=f"the loss the rule reads ({column})")
-    rule_options(c, h)
     return p
 
 

@@ -6,10 +6,10 @@ seed 0's training split (60% of the inliers: no test row, no outlier) for twice 
 the preset's ``auto`` gives it on that table, and each epoch's training and validation loss
 (the detector's 10% hold-out of those rows) is written to ``OUT/<model>/<table>.csv``. The
 budget is the rule of ``epoch_budget.py`` on the training loss; ``choose`` prints every table's
-as the entries of ``memae.bench.budgets.ODDS_BUDGETS``, which serve every seed. No row is
-scored and no outlier is seen (seed 0's training rows are partly other seeds' test inliers, as
-MNIST's digit-0 split is for its other runs). Curves already written are kept, so a killed run
-goes on from the next one.
+as the entries of ``memae.bench.budgets.ODDS_BUDGETS`` (by table), which serve every seed. No
+row is scored and no outlier is seen (seed 0's training rows are partly other seeds' test
+inliers, as MNIST's digit-0 split is for its other runs). Curves already written are kept, so a
+killed run goes on from the next one.
 
     python benchmarks/odds_budget.py curve ../shared/data/odds --models ae,memae \\
         --out benchmarks/results/odds_budget
@@ -57,7 +57,7 @@ def choose(out: Path, within: float, smooth: int) -> None:
             f'"{p.parent.name}": {rule(column(p, "train_loss"), within, smooth)}'
             for p in sorted(out.glob(f"*/{table}.csv"))
         ]
-        print(f'"odds-{table}": {{{", ".join(mine)}}},')
+        print(f'"{table}": {{{", ".join(mine)}}},')
 
 
 def main() -> None:

@@ -29,7 +29,7 @@ from ..metrics import evaluate, top_fraction_threshold
 from ..models.mlp import PAPER_KDD_HIDDEN
 from ..persist import atomic_write_text
 from .baselines import PYOD_REFERENCES, pyod_available
-from .budgets import budgets
+from .budgets import budgets, odds_budgets
 from .common import budget_note, fit_and_score, parse_model, training_overrides, with_budget
 from .results import ResultsTable, mean_std, memory_markdown, ordered_models, stamp, whole_fits
 from .runner import Job, run_jobs
@@ -285,7 +285,7 @@ def _run_odds(bench: TabularBench) -> ResultsTable:
                 for spec in models:
                     key = {"dataset": data.name, "model": spec, "seed": seed}
                     split = (data.X[train], data.X[test])
-                    mine = with_budget(training, budgets(f"odds-{data.name}"), spec, bench.epochs)
+                    mine = with_budget(training, odds_budgets(data.name), spec, bench.epochs)
                     yield Job(key, spec, seed, mine, bench.device, lambda s=split: s, data.y[test])
 
     total = len(files) * len(bench.seeds) * len(models)
